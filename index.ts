@@ -1,0 +1,14 @@
+import plugin from './lib/plugin.js'
+
+export default plugin
+export { plugin as imDeletePlugin }
+export type { ImDeleteOptions } from './lib/plugin.js'
+export { hashLoginToken, createAuthenticate, type Authenticate } from './lib/auth.js'
+export { DEFAULT_PERMISSIONS, createHasPermission, type HasPermission, type PermissionTable } from './lib/permissions.js'
+export type { ImDeleteStore } from './lib/store.js'
+export { MemoryStore, ERASE_ORDER, type EraseCollection, type RemovedDocuments } from './lib/stores/memory.js'
+export type { RateLimitSettings, RateLimitStore } from './lib/rate-limit.js'
+export type { AfterEraseContext, AfterEraseHook, BeforeEraseContext, BeforeEraseHook, EraseTarget, FileStore } from './lib/erase.js'
+export { ImDeleteBodySchema, type ImDeleteBody } from './lib/schema.js'
+export * as errors from './lib/errors.js'
+export type * from './lib/types.js'

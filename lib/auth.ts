@@ -1,0 +1,24 @@
+import { createHash } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
+import type { ImDeleteStore } from './store.js'
+import type { Caller } from './types.js'
+
+/** Rocket.Chat's login-token hash: base64 of the token's SHA-256. */
+export function hashLoginToken (token: string): string {
+  return createHash('sha256').update(token).digest('base64')
+}
+
+/** Resolves the caller of a request, or null when it is not authenticated. */
+export type Authenticate = (request: FastifyRequest) => Caller | null | undefined | Promise<Caller | null | undefined>
+
+/** Rocket.Chat's `X-User-Id` / `X-Auth-Token` check against the store's users. */
+export function createAuthenticate (store: ImDeleteStore): Authenticate {
+  return async function authenticate (request) {
+    const userId = request.headers['x-user-id']
+    const token = request.headers['x-auth-token']
+    if (typeof userId !== 'string' || userId === '' || typeof token !== 'string' || token === '') return null
+    const user = await store.findUserByLoginToken(userId, hashLoginToken(token))
+    if (user === null || typeof user.username !== 'string' || user.username === '') return null
+    return { _id: user._id, username: user.username, roles: user.roles ?? [] }
+  }
+}

@@ -1,0 +1,148 @@
+import type { FastifyBaseLogger } from 'fastify'
+import {
+  AppPreventedError,
+  EraseNotAllowedError,
+  FederatedRoomError,
+  HookTimeoutError,
+  InvalidChannelError,
+  InvalidRoomError,
+  NotAllowedError
+} from './errors.js'
+import type { HasPermission } from './permissions.js'
+import { directRoomKey, type ImDeleteStore } from './store.js'
+import type { Caller, RemovedCounts, Room, Subscription, Upload } from './types.js'
+
+export type EraseTarget = { roomId: string } | { username: string }
+
+export interface BeforeEraseContext {
+  room: Room
+  user: Caller
+}
+
+export interface AfterEraseContext {
+  room: Room
+  user: Caller
+  removed: RemovedCounts
+  /** Every room removed: the DM first, then its discussions. */
+  rooms: Room[]
+}
+
+/** Resolve to `false` to veto the erase (Rocket.Chat's Apps "prevent" hook). */
+export type BeforeEraseHook = (context: BeforeEraseContext) => boolean | void | Promise<boolean | void>
+export type AfterEraseHook = (context: AfterEraseContext) => void | Promise<void>
+
+/** Where file blobs live: called after the database part of an erase has committed. */
+export interface FileStore {
+  remove (upload: Upload): void | Promise<void>
+  /** Removes a room's avatar, if your deployment keeps them. */
+  removeAvatar?: (room: Room) => void | Promise<void>
+}
+
+export interface EraserOptions {
+  store: ImDeleteStore
+  hasPermission: HasPermission
+  onBeforeErase: BeforeEraseHook[]
+  onAfterErase: AfterEraseHook[]
+  fileStore?: FileStore
+  /** How long a hook may take before it is given up on, in milliseconds. */
+  hookTimeout: number
+}
+
+/** Runs a hook, rejecting with HookTimeoutError when it does not settle in time. */
+async function bounded<T> (name: string, ms: number, hook: () => T | Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new HookTimeoutError(name, ms)), ms)
+  })
+  try {
+    return await Promise.race([Promise.resolve().then(hook), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The use case: resolve the DM, check the caller may reach and erase it, erase, notify. */
+export class DirectMessageEraser {
+  readonly #options: EraserOptions
+  readonly #pending = new Set<Promise<void>>()
+
+  constructor (options: EraserOptions) {
+    this.#options = options
+  }
+
+  async erase (user: Caller, target: EraseTarget, log: FastifyBaseLogger): Promise<void> {
+    const { store, hasPermission, hookTimeout } = this.#options
+    const { room, subscription, exists } = await this.#resolve(user, target)
+
+    const reachable = (subscription !== null && await hasPermission(user, 'view-d-room')) ||
+      await hasPermission(user, 'view-room-administration')
+    if (!reachable) throw new NotAllowedError()
+
+    if (room.federated === true) throw new FederatedRoomError()
+    if (!await hasPermission(user, 'delete-d', room, subscription)) throw new EraseNotAllowedError()
+    // Rocket.Chat would have created this DM only to erase it: answer as it would, change nothing.
+    if (!exists) return
+
+    for (const hook of this.#options.onBeforeErase) {
+      if (await bounded('onBeforeErase', hookTimeout, () => hook({ room, user })) === false) throw new AppPreventedError()
+    }
+
+    const result = await store.eraseRoom(room._id)
+    if (result === null) throw new InvalidRoomError()
+
+    log.info({ imDelete: { roomId: room._id, userId: user._id, username: user.username, removed: result.removed } }, 'im.delete: DM erased')
+    this.#track(this.#afterErase({ room, user, removed: result.removed, rooms: result.rooms }, result.uploads, log))
+  }
+
+  /** Resolves once every after-erase task started so far has settled. */
+  async drain (): Promise<void> {
+    await Promise.all(this.#pending)
+  }
+
+  async #resolve (user: Caller, target: EraseTarget): Promise<{ room: Room, subscription: Subscription | null, exists: boolean }> {
+    const { store } = this.#options
+    if ('roomId' in target) {
+      const room = target.roomId === '' ? null : await store.findRoomById(target.roomId)
+      if (room === null || room.t !== 'd') throw new InvalidChannelError()
+      return { room, subscription: await store.findSubscription(room._id, user._id), exists: true }
+    }
+
+    const username = target.username.startsWith('@') ? target.username.slice(1) : target.username
+    const other = username === '' ? null : await store.findUserByUsername(username)
+    if (other === null) throw new InvalidChannelError()
+    const uids = directRoomKey([user._id, other._id])
+    const room = await store.findDirectRoom(uids)
+    if (room !== null) return { room, subscription: await store.findSubscription(room._id, user._id), exists: true }
+
+    // The DM Rocket.Chat would create, with the caller subscribed to it.
+    const usernames = [...new Set([user.username, other.username as string])]
+    const virtual: Room = { _id: uids.join(''), t: 'd', uids, usernames }
+    const subscription: Subscription = { _id: '', rid: virtual._id, t: 'd', u: { _id: user._id, username: user.username }, roles: [] }
+    return { room: virtual, subscription, exists: false }
+  }
+
+  async #afterErase (context: AfterEraseContext, uploads: Upload[], log: FastifyBaseLogger): Promise<void> {
+    const { fileStore, onAfterErase, hookTimeout } = this.#options
+    const run = async (name: string, hook: () => unknown): Promise<void> => {
+      try {
+        await bounded(name, hookTimeout, hook)
+      } catch (err) {
+        log.error({ err, roomId: context.room._id }, `im.delete: ${name} failed after the erase`)
+      }
+    }
+    if (fileStore !== undefined) {
+      await Promise.all([
+        ...uploads.map((upload) => run('fileStore.remove', () => fileStore.remove(upload))),
+        ...(fileStore.removeAvatar === undefined
+          ? []
+          : context.rooms.map((room) => run('fileStore.removeAvatar', () => fileStore.removeAvatar?.(room))))
+      ])
+    }
+    await Promise.all(onAfterErase.map((hook) => run('onAfterErase', () => hook(context))))
+  }
+
+  #track (task: Promise<void>): void {
+    this.#pending.add(task)
+    void task.finally(() => this.#pending.delete(task))
+  }
+}

@@ -1,0 +1,138 @@
+import formbody from '@fastify/formbody'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Authenticate } from './auth.js'
+import type { DirectMessageEraser } from './erase.js'
+import { TooManyRequestsError, UnauthorizedError } from './errors.js'
+import type { HasPermission } from './permissions.js'
+import type { Limiter } from './rate-limit.js'
+import { ImDeleteBodySchema, type ImDeleteBody } from './schema.js'
+import type { Caller } from './types.js'
+
+export interface RoutesOptions {
+  authenticate: Authenticate
+  hasPermission: HasPermission
+  eraser: DirectMessageEraser
+  limiter: Limiter | null
+  skipRateLimitOnError: boolean
+  bodyLimit: number
+}
+
+export const ROUTE_NAMES = ['im.delete', 'dm.delete'] as const
+
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+interface WireShape { errorType: string, reason?: string, details?: { method: string } }
+
+const ERASE_ROOM = { method: 'eraseRoom' }
+
+/** Our error codes → Rocket.Chat's `errorType`, with the `details` it sends. */
+const WIRE: Record<string, WireShape> = {
+  FST_IM_DELETE_TOO_MANY_REQUESTS: { errorType: 'error-too-many-requests' },
+  FST_IM_DELETE_INVALID_PARAMS: { errorType: 'invalid-params' },
+  FST_IM_DELETE_INVALID_CHANNEL: { errorType: 'invalid-channel', reason: '' },
+  FST_IM_DELETE_NOT_ALLOWED: { errorType: 'error-not-allowed' },
+  FST_IM_DELETE_FEDERATED_ROOM: { errorType: 'error-cannot-delete-federated-room', details: ERASE_ROOM },
+  FST_IM_DELETE_ERASE_NOT_ALLOWED: { errorType: 'error-not-allowed', details: ERASE_ROOM },
+  FST_IM_DELETE_APP_PREVENTED: { errorType: 'error-app-prevented-deleting' },
+  FST_IM_DELETE_INVALID_ROOM: { errorType: 'error-invalid-room', details: ERASE_ROOM }
+}
+
+const UNAUTHORIZED = new UnauthorizedError()
+const UNAUTHORIZED_BODY = JSON.stringify({
+  success: false,
+  status: 'error',
+  message: UNAUTHORIZED.message,
+  error: UNAUTHORIZED.message
+})
+const INTERNAL_BODY = JSON.stringify({ success: false, error: 'Internal server error' })
+const SUCCESS_BODY = JSON.stringify({ success: true })
+
+function failureBody (wire: WireShape, message: string): string {
+  const reason = wire.reason ?? message
+  return JSON.stringify({
+    success: false,
+    error: reason === '' ? `[${wire.errorType}]` : `${reason} [${wire.errorType}]`,
+    errorType: wire.errorType,
+    details: wire.details
+  })
+}
+
+/** Any error met on our routes, as Rocket.Chat would put it on the wire. */
+function toWire (err: FastifyError): { statusCode: number, body: string } | null {
+  if (err.code === UNAUTHORIZED.code) return { statusCode: 401, body: UNAUTHORIZED_BODY }
+  if (err.validation !== undefined) {
+    return { statusCode: 400, body: failureBody(WIRE.FST_IM_DELETE_INVALID_PARAMS, err.validation.map((e) => e.message).join('\n ')) }
+  }
+  // Fastify's body parsing errors: unparseable, empty, unsupported type, too large.
+  if (err.code?.startsWith('FST_ERR_CTP_')) {
+    return { statusCode: err.statusCode === 413 ? 413 : 400, body: failureBody(WIRE.FST_IM_DELETE_INVALID_PARAMS, err.message) }
+  }
+  const wire = WIRE[err.code]
+  return wire === undefined ? null : { statusCode: err.statusCode as number, body: failureBody(wire, err.message) }
+}
+
+export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptions): Promise<void> {
+  const { authenticate, hasPermission, eraser, limiter, skipRateLimitOnError, bodyLimit } = options
+  const callers = new WeakMap<FastifyRequest, Caller>()
+
+  // Rocket.Chat's ajv configuration: coercion on, nothing stripped, first error per branch.
+  const ajv = new Ajv2020({ coerceTypes: true, allowUnionTypes: true, allErrors: false, strict: false })
+  app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+
+  // Exactly JSON and form bodies, parsed the same way whatever the host application configured.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+  await app.register(formbody)
+
+  app.setErrorHandler(function imDeleteErrorHandler (err: FastifyError, request, reply) {
+    const wire = toWire(err)
+    if (wire === null) request.log.error({ err }, 'im.delete: request failed')
+    return reply.code(wire?.statusCode ?? 500).type(JSON_TYPE).send(wire?.body ?? INTERNAL_BODY)
+  })
+
+  async function rateLimit (request: FastifyRequest, reply: FastifyReply, limiter: Limiter, caller: Caller): Promise<void> {
+    if (await hasPermission(caller, 'api-bypass-rate-limit')) return
+    let hit
+    try {
+      hit = await limiter.hit(`${request.routeOptions.url}|${request.ip}`)
+    } catch (err) {
+      if (!skipRateLimitOnError) throw err
+      request.log.warn({ err }, 'im.delete: rate-limit store failed; request let through')
+      return
+    }
+    reply.header('x-ratelimit-limit', limiter.max)
+    reply.header('x-ratelimit-remaining', Math.max(0, limiter.max - hit.current))
+    reply.header('x-ratelimit-reset', Date.now() + hit.ttl)
+    if (hit.current > limiter.max) throw new TooManyRequestsError(Math.ceil(hit.ttl / 1000))
+  }
+
+  for (const name of ROUTE_NAMES) {
+    app.route<{ Body: ImDeleteBody }>({
+      method: 'POST',
+      url: `/${name}`,
+      bodyLimit,
+      schema: { body: ImDeleteBodySchema },
+      // A rate limiter the host registered (@fastify/rate-limit) must leave our routes alone.
+      config: { rateLimit: false },
+      // Authenticate and limit before the body is read.
+      async onRequest (request, reply) {
+        const found = await authenticate(request)
+        if (typeof found?._id !== 'string' || typeof found.username !== 'string' || found.username === '') throw new UnauthorizedError()
+        const caller: Caller = { _id: found._id, username: found.username, roles: found.roles ?? [] }
+        callers.set(request, caller)
+        if (limiter !== null) await rateLimit(request, reply, limiter, caller)
+      },
+      // Rocket.Chat reads an absent body as an empty object.
+      async preValidation (request) {
+        request.body ??= {} as ImDeleteBody
+      },
+      async handler (request, reply) {
+        await eraser.erase(callers.get(request) as Caller, request.body, request.log)
+        return reply.type(JSON_TYPE).send(SUCCESS_BODY)
+      }
+    })
+  }
+
+  app.addHook('onClose', async () => { await eraser.drain() })
+}

@@ -1,0 +1,232 @@
+import { timingSafeEqual } from 'node:crypto'
+import { directRoomKey, type ImDeleteStore } from '../store.js'
+import type { Dataset, Dump, EraseResult, Message, ReadReceipt, Room, Subscription, Upload, User } from '../types.js'
+
+/** The collections an erase removes from, in Rocket.Chat's order; rooms go last. */
+export const ERASE_ORDER = ['uploads', 'messages', 'subscriptions', 'readReceipts', 'rooms'] as const
+export type EraseCollection = typeof ERASE_ORDER[number]
+type RoomOwned = Exclude<EraseCollection, 'rooms'>
+type RoomOwnedDoc = Upload | Message | Subscription | ReadReceipt
+
+export interface RemovedDocuments {
+  removed: Array<Room | RoomOwnedDoc>
+  /** Puts back what was removed; called, newest first, when a later step throws. */
+  restore: () => void
+}
+
+const copy = <T>(doc: T): T => structuredClone(doc)
+const byId = (a: { _id: string }, b: { _id: string }): number => a._id < b._id ? -1 : a._id > b._id ? 1 : 0
+
+function keyOf (uids: readonly string[]): string {
+  return directRoomKey(uids).join('\u0000')
+}
+
+function requireId (collection: string, doc: unknown): void {
+  if (doc === null || typeof doc !== 'object' || typeof (doc as { _id?: unknown })._id !== 'string') {
+    throw new TypeError(`MemoryStore: every document in '${collection}' needs a string _id`)
+  }
+}
+
+/**
+ * A store that keeps everything in the process, indexed by room: good for tests, demos and
+ * single-process deployments with their own persistence. Every erase is all or nothing.
+ */
+export class MemoryStore implements ImDeleteStore {
+  #users = new Map<string, User>()
+  #usersByUsername = new Map<string, User>()
+  #rooms = new Map<string, Room>()
+  #directRooms = new Map<string, string>()
+  #discussions = new Map<string, Set<string>>()
+  #owned: Record<RoomOwned, Map<string, Map<string, RoomOwnedDoc>>> = {
+    uploads: new Map(),
+    messages: new Map(),
+    subscriptions: new Map(),
+    readReceipts: new Map()
+  }
+
+  /** Where each room-owned document lives, so an import can replace it by `_id`. */
+  #roomOf: Record<RoomOwned, Map<string, string>> = {
+    uploads: new Map(),
+    messages: new Map(),
+    subscriptions: new Map(),
+    readReceipts: new Map()
+  }
+
+  constructor (dataset: Dataset = {}) {
+    this.#load(dataset)
+  }
+
+  /** Adds (or replaces, by `_id`) the documents of a dataset. */
+  async import (dataset: Dataset): Promise<void> {
+    this.#load(dataset)
+  }
+
+  /** A copy of everything, each collection sorted by `_id`. */
+  async dump (): Promise<Dump> {
+    const owned = (name: RoomOwned): any[] =>
+      [...this.#owned[name].values()].flatMap((docs) => [...docs.values()]).map(copy).sort(byId)
+    return {
+      users: [...this.#users.values()].map(copy).sort(byId),
+      rooms: [...this.#rooms.values()].map(copy).sort(byId),
+      subscriptions: owned('subscriptions'),
+      messages: owned('messages'),
+      uploads: owned('uploads'),
+      readReceipts: owned('readReceipts')
+    }
+  }
+
+  async findUserByLoginToken (userId: string, hashedToken: string): Promise<User | null> {
+    const user = this.#users.get(userId)
+    const wanted = Buffer.from(hashedToken)
+    const held = user?.services?.resume?.loginTokens ?? []
+    let found = false
+    for (const token of held) {
+      const candidate = Buffer.from(String(token.hashedToken))
+      // Length is public (every hash has the same one); the content is compared in constant time.
+      if (candidate.length === wanted.length && timingSafeEqual(candidate, wanted)) found = true
+    }
+    return found ? copy(user as User) : null
+  }
+
+  async findUserByUsername (username: string): Promise<User | null> {
+    const user = this.#usersByUsername.get(username)
+    return user === undefined ? null : copy(user)
+  }
+
+  async findRoomById (roomId: string): Promise<Room | null> {
+    const room = this.#rooms.get(roomId)
+    return room === undefined ? null : copy(room)
+  }
+
+  async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
+    const roomId = this.#directRooms.get(keyOf(uids))
+    return roomId === undefined ? null : this.findRoomById(roomId)
+  }
+
+  async findSubscription (roomId: string, userId: string): Promise<Subscription | null> {
+    for (const sub of (this.#owned.subscriptions.get(roomId)?.values() ?? []) as Iterable<Subscription>) {
+      if (sub.u?._id === userId) return copy(sub)
+    }
+    return null
+  }
+
+  async eraseRoom (roomId: string): Promise<EraseResult | null> {
+    if (!this.#rooms.has(roomId)) return null
+    const roomIds = this.#withDiscussions(roomId)
+    const restores: Array<() => void> = []
+    const removed = {} as Record<EraseCollection, RemovedDocuments['removed']>
+    try {
+      for (const collection of ERASE_ORDER) {
+        const step = this.removeDocuments(collection, roomIds)
+        restores.push(step.restore)
+        removed[collection] = step.removed
+      }
+    } catch (err) {
+      for (const restore of restores.reverse()) restore()
+      throw err
+    }
+    return {
+      rooms: removed.rooms.map(copy) as Room[],
+      uploads: removed.uploads.map(copy) as Upload[],
+      removed: {
+        messages: removed.messages.length,
+        subscriptions: removed.subscriptions.length,
+        uploads: removed.uploads.length,
+        readReceipts: removed.readReceipts.length,
+        discussions: removed.rooms.length - 1
+      }
+    }
+  }
+
+  /**
+   * One step of an erase: removes a collection's documents that belong to the given rooms.
+   * Subclasses may wrap it (to inject faults in tests); a throw rolls the whole erase back.
+   */
+  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[]): RemovedDocuments {
+    if (collection === 'rooms') {
+      const rooms = roomIds.map((id) => this.#rooms.get(id) as Room)
+      for (const room of rooms) this.#removeRoom(room)
+      return { removed: rooms, restore: () => { for (const room of rooms) this.#addRoom(room) } }
+    }
+    const byRoom = this.#owned[collection]
+    const roomOf = this.#roomOf[collection]
+    const taken = roomIds.flatMap((id) => {
+      const docs = byRoom.get(id)
+      byRoom.delete(id)
+      return docs === undefined ? [] : [[id, docs] as const]
+    })
+    const removed = taken.flatMap(([, docs]) => [...docs.values()])
+    for (const doc of removed) roomOf.delete(doc._id)
+    return {
+      removed,
+      restore: () => {
+        for (const [id, docs] of taken) byRoom.set(id, docs)
+        for (const doc of removed) roomOf.set(doc._id, doc.rid)
+      }
+    }
+  }
+
+  /** The room and, breadth first, every discussion below it. */
+  #withDiscussions (roomId: string): string[] {
+    const ids = [roomId]
+    for (let i = 0; i < ids.length; i++) {
+      for (const child of this.#discussions.get(ids[i]) ?? []) {
+        if (!ids.includes(child)) ids.push(child)
+      }
+    }
+    return ids
+  }
+
+  #load (dataset: Dataset): void {
+    for (const user of dataset.users ?? []) {
+      requireId('users', user)
+      const previous = this.#users.get(user._id)
+      if (previous?.username !== undefined) this.#usersByUsername.delete(previous.username)
+      const stored = copy(user)
+      this.#users.set(stored._id, stored)
+      if (typeof stored.username === 'string') this.#usersByUsername.set(stored.username, stored)
+    }
+    for (const room of dataset.rooms ?? []) {
+      requireId('rooms', room)
+      const previous = this.#rooms.get(room._id)
+      if (previous !== undefined) this.#removeRoom(previous)
+      this.#addRoom(copy(room))
+    }
+    for (const name of ['subscriptions', 'messages', 'uploads', 'readReceipts'] as const) {
+      for (const doc of dataset[name] ?? []) {
+        requireId(name, doc)
+        if (typeof doc.rid !== 'string') throw new TypeError(`MemoryStore: every document in '${name}' needs a string rid`)
+        const previousRoom = this.#roomOf[name].get(doc._id)
+        if (previousRoom !== undefined) this.#owned[name].get(previousRoom)?.delete(doc._id)
+        this.#roomOf[name].set(doc._id, doc.rid)
+        let docs = this.#owned[name].get(doc.rid)
+        if (docs === undefined) this.#owned[name].set(doc.rid, docs = new Map())
+        docs.set(doc._id, copy(doc))
+      }
+    }
+  }
+
+  #addRoom (room: Room): void {
+    this.#rooms.set(room._id, room)
+    if (room.t === 'd' && Array.isArray(room.uids)) {
+      const key = keyOf(room.uids)
+      if (!this.#directRooms.has(key)) this.#directRooms.set(key, room._id)
+    }
+    if (typeof room.prid === 'string') {
+      let children = this.#discussions.get(room.prid)
+      if (children === undefined) this.#discussions.set(room.prid, children = new Set())
+      children.add(room._id)
+    }
+  }
+
+  #removeRoom (room: Room): void {
+    this.#rooms.delete(room._id)
+    if (room.t === 'd' && Array.isArray(room.uids)) {
+      const key = keyOf(room.uids)
+      if (this.#directRooms.get(key) === room._id) this.#directRooms.delete(key)
+    }
+    const siblings = typeof room.prid === 'string' ? this.#discussions.get(room.prid) : undefined
+    siblings?.delete(room._id)
+    if (siblings?.size === 0) this.#discussions.delete(room.prid as string)
+  }
+}
