@@ -76,7 +76,7 @@ const imDeletePlugin: FastifyPluginAsync<ImDeleteOptions> = async function imDel
   const prefix = options.prefix ?? DEFAULTS.prefix
   check(typeof prefix === 'string' && (prefix === '' || (prefix.startsWith('/') && !prefix.endsWith('/'))),
     'prefix', "must be '' or a path starting with '/' and not ending with '/'")
-  const rateLimit = checkRateLimit(options.rateLimit ?? {})
+  const rateLimit = checkRateLimit(options.rateLimit === undefined ? {} : options.rateLimit)
   check(fileStore === undefined || (fileStore !== null && isFunction(fileStore.remove) &&
     (fileStore.removeAvatar === undefined || isFunction(fileStore.removeAvatar))),
   'fileStore', 'must have a remove() method (and removeAvatar(), if given, must be a function)')

@@ -125,7 +125,7 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
       },
       // Rocket.Chat reads an absent body as an empty object.
       async preValidation (request) {
-        request.body ??= {} as ImDeleteBody
+        if (request.body === undefined) request.body = {} as ImDeleteBody
       },
       async handler (request, reply) {
         await eraser.erase(callers.get(request) as Caller, request.body, request.log)

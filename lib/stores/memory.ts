@@ -8,14 +8,11 @@ export type EraseCollection = typeof ERASE_ORDER[number]
 type RoomOwned = Exclude<EraseCollection, 'rooms'>
 type RoomOwnedDoc = Upload | Message | Subscription | ReadReceipt
 
-export interface RemovedDocuments {
-  removed: Array<Room | RoomOwnedDoc>
-  /** Puts back what was removed; called, newest first, when a later step throws. */
-  restore: () => void
-}
+/** Undo actions of an erase in progress; run newest first when a step throws. */
+export type UndoLog = Array<() => void>
 
 const copy = <T>(doc: T): T => structuredClone(doc)
-const byId = (a: { _id: string }, b: { _id: string }): number => a._id < b._id ? -1 : a._id > b._id ? 1 : 0
+const byId = (a: { _id: string }, b: { _id: string }): number => Number(a._id > b._id) - Number(a._id < b._id)
 
 function keyOf (uids: readonly string[]): string {
   return directRoomKey(uids).join('\u0000')
@@ -113,16 +110,12 @@ export class MemoryStore implements ImDeleteStore {
   async eraseRoom (roomId: string): Promise<EraseResult | null> {
     if (!this.#rooms.has(roomId)) return null
     const roomIds = this.#withDiscussions(roomId)
-    const restores: Array<() => void> = []
-    const removed = {} as Record<EraseCollection, RemovedDocuments['removed']>
+    const undo: UndoLog = []
+    const removed = {} as Record<EraseCollection, Array<Room | RoomOwnedDoc>>
     try {
-      for (const collection of ERASE_ORDER) {
-        const step = this.removeDocuments(collection, roomIds)
-        restores.push(step.restore)
-        removed[collection] = step.removed
-      }
+      for (const collection of ERASE_ORDER) removed[collection] = this.removeDocuments(collection, roomIds, undo)
     } catch (err) {
-      for (const restore of restores.reverse()) restore()
+      for (const action of undo.reverse()) action()
       throw err
     }
     return {
@@ -139,31 +132,32 @@ export class MemoryStore implements ImDeleteStore {
   }
 
   /**
-   * One step of an erase: removes a collection's documents that belong to the given rooms.
-   * Subclasses may wrap it (to inject faults in tests); a throw rolls the whole erase back.
+   * One step of an erase: removes a collection's documents that belong to the given rooms,
+   * logging how to put each change back in `undo` as it makes it. Subclasses may wrap it (to
+   * inject faults in tests); a throw, even after some changes, rolls the whole erase back.
    */
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[]): RemovedDocuments {
+  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): Array<Room | RoomOwnedDoc> {
     if (collection === 'rooms') {
-      const rooms = roomIds.map((id) => this.#rooms.get(id) as Room)
-      for (const room of rooms) this.#removeRoom(room)
-      return { removed: rooms, restore: () => { for (const room of rooms) this.#addRoom(room) } }
+      return roomIds.map((id) => {
+        const room = this.#rooms.get(id) as Room
+        this.#removeRoom(room)
+        undo.push(() => this.#addRoom(room))
+        return room
+      })
     }
     const byRoom = this.#owned[collection]
     const roomOf = this.#roomOf[collection]
-    const taken = roomIds.flatMap((id) => {
+    return roomIds.flatMap((id) => {
       const docs = byRoom.get(id)
+      if (docs === undefined) return []
       byRoom.delete(id)
-      return docs === undefined ? [] : [[id, docs] as const]
+      for (const docId of docs.keys()) roomOf.delete(docId)
+      undo.push(() => {
+        byRoom.set(id, docs)
+        for (const docId of docs.keys()) roomOf.set(docId, id)
+      })
+      return [...docs.values()]
     })
-    const removed = taken.flatMap(([, docs]) => [...docs.values()])
-    for (const doc of removed) roomOf.delete(doc._id)
-    return {
-      removed,
-      restore: () => {
-        for (const [id, docs] of taken) byRoom.set(id, docs)
-        for (const doc of removed) roomOf.set(doc._id, doc.rid)
-      }
-    }
   }
 
   /** The room and, breadth first, every discussion below it. */

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import { Writable } from 'node:stream'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import imDeletePlugin, { MemoryStore, type Dataset, type ImDeleteOptions, type ImDeleteStore } from '../../index.js'
 import { fixture } from './fixture.js'
 
@@ -8,10 +9,10 @@ export interface Built {
 }
 
 /** A Fastify app with the plugin on a memory store holding the fixture (rate limit off unless given). */
-export async function build (options: Partial<ImDeleteOptions> & { dataset?: Dataset } = {}): Promise<Built> {
-  const { dataset = fixture(), ...rest } = options
+export async function build (options: Partial<ImDeleteOptions> & { dataset?: Dataset, fastify?: FastifyServerOptions } = {}): Promise<Built> {
+  const { dataset = fixture(), fastify, ...rest } = options
   const store = new MemoryStore(dataset)
-  const app = Fastify()
+  const app = Fastify(fastify)
   await app.register(imDeletePlugin, { store, rateLimit: false, ...rest })
   await app.ready()
   return { app, store }
@@ -27,4 +28,40 @@ export function faulty (store: ImDeleteStore, faults: Partial<Record<keyof ImDel
       return typeof value === 'function' ? value.bind(target) : value
     }
   })
+}
+
+export const IM_DELETE = '/api/v1/im.delete'
+export const DM_DELETE = '/api/v1/dm.delete'
+
+/** Rocket.Chat's error bodies, byte for byte. */
+export const BODIES = {
+  success: '{"success":true}',
+  unauthorized: '{"success":false,"status":"error","message":"You must be logged in to do this.","error":"You must be logged in to do this."}',
+  invalidChannel: '{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}',
+  notAllowed: '{"success":false,"error":"Not allowed [error-not-allowed]","errorType":"error-not-allowed"}',
+  eraseNotAllowed: '{"success":false,"error":"Not allowed [error-not-allowed]","errorType":"error-not-allowed","details":{"method":"eraseRoom"}}',
+  federated: '{"success":false,"error":"Cannot delete federated room [error-cannot-delete-federated-room]","errorType":"error-cannot-delete-federated-room","details":{"method":"eraseRoom"}}',
+  appPrevented: '{"success":false,"error":"A Rocket.Chat App prevented the room erasing. [error-app-prevented-deleting]","errorType":"error-app-prevented-deleting"}',
+  invalidRoom: '{"success":false,"error":"Invalid room [error-invalid-room]","errorType":"error-invalid-room","details":{"method":"eraseRoom"}}',
+  internal: '{"success":false,"error":"Internal server error"}',
+  invalidParams: (messages: string): string => JSON.stringify({ success: false, error: `${messages} [invalid-params]`, errorType: 'invalid-params' }),
+  tooManyRequests: (seconds: number): string => JSON.stringify({
+    success: false,
+    error: `Error, too many requests. Please slow down. You must wait ${seconds} seconds before trying this endpoint again. [error-too-many-requests]`,
+    errorType: 'error-too-many-requests'
+  })
+}
+
+/** A logger configuration that keeps every line, parsed. */
+export function captureLogs (level = 'info'): { logger: { level: string, stream: Writable }, lines: Array<Record<string, any>>, raw: string[] } {
+  const lines: Array<Record<string, any>> = []
+  const raw: string[] = []
+  const stream = new Writable({
+    write (chunk, _encoding, done) {
+      raw.push(String(chunk))
+      lines.push(JSON.parse(String(chunk)))
+      done()
+    }
+  })
+  return { logger: { level, stream }, lines, raw }
 }

@@ -1,0 +1,210 @@
+import t from 'tap'
+import { MemoryStore, type AfterEraseContext, type Dump, type EraseCollection, type UndoLog, type Upload } from '../index.js'
+import { BODIES, DM_DELETE, IM_DELETE, build, captureLogs, faulty } from './helpers/app.js'
+import { ALICEBOB_TREE, TOKENS, authHeaders, fixture } from './helpers/fixture.js'
+
+const admin = authHeaders('admin')
+
+/** The dump with the given ids removed from each collection. */
+function without (dump: Dump, gone: Partial<Record<keyof Dump, string[]>>): Dump {
+  const out = { ...dump }
+  for (const [name, ids] of Object.entries(gone) as Array<[keyof Dump, string[]]>) {
+    out[name] = (dump[name] as Array<{ _id: string }>).filter((doc) => !ids.includes(doc._id)) as any
+  }
+  return out
+}
+
+t.test('the erase removes the DM, its discussion tree and all their content, and nothing else', async (t) => {
+  for (const url of [IM_DELETE, DM_DELETE]) {
+    const { app, store } = await build()
+    const before = await store.dump()
+    const res = await app.inject({ method: 'POST', url, headers: admin, payload: { roomId: 'alicebob' } })
+    t.equal(res.statusCode, 200, url)
+    t.equal(res.body, BODIES.success, url)
+    t.same(await store.dump(), without(before, ALICEBOB_TREE), `${url}: exactly the tree is gone`)
+  }
+})
+
+t.test('hooks and the file store see what was erased, after the commit', async (t) => {
+  const seen: string[] = []
+  let context: AfterEraseContext | undefined
+  let roomsAtFileRemoval: string[] = []
+  const built = await build({
+    onBeforeErase: async ({ room, user }) => { seen.push(`before:${room._id}:${user.username}`) },
+    onAfterErase: [(ctx) => { context = ctx; seen.push('after:1') }, async () => { seen.push('after:2') }],
+    fileStore: {
+      remove: async (upload: Upload) => {
+        roomsAtFileRemoval = (await built.store.dump()).rooms.map((room) => room._id)
+        seen.push(`file:${upload._id}`)
+      },
+      removeAvatar: (room) => { seen.push(`avatar:${room._id}`) }
+    }
+  })
+  const res = await built.app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })
+  t.equal(res.body, BODIES.success)
+  await built.app.close()
+  t.same(seen.slice().sort(), [
+    'after:1', 'after:2',
+    'avatar:alicebob', 'avatar:disc-1', 'avatar:disc-1-1',
+    'before:alicebob:admin',
+    'file:up-ab-1', 'file:up-ab-orphan', 'file:up-d11-1'
+  ])
+  t.equal(seen[0], 'before:alicebob:admin', 'the before hook runs first')
+  t.notOk(roomsAtFileRemoval.includes('alicebob'), 'blobs are removed once the rows are gone')
+  t.match(context, {
+    room: { _id: 'alicebob', t: 'd' },
+    user: { _id: 'admin', username: 'admin', roles: ['admin', 'user'] },
+    removed: { messages: 5, subscriptions: 4, uploads: 3, readReceipts: 3, discussions: 2 }
+  })
+  t.same(context?.rooms.map((room) => room._id), ['alicebob', 'disc-1', 'disc-1-1'])
+})
+
+t.test('a before-erase hook that resolves false vetoes the erase', async (t) => {
+  for (const veto of [() => false, async () => false]) {
+    const { app, store } = await build({ onBeforeErase: [() => true, veto] })
+    const before = await store.dump()
+    const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })
+    t.equal(res.statusCode, 400)
+    t.equal(res.body, BODIES.appPrevented)
+    t.same(await store.dump(), before)
+  }
+})
+
+t.test('a before-erase hook that throws or hangs fails the request and erases nothing', async (t) => {
+  const hooks = [
+    () => { throw new Error('veto service down') },
+    async () => await new Promise<boolean>(() => {})
+  ]
+  for (const hook of hooks) {
+    const { app, store } = await build({ onBeforeErase: hook, hookTimeout: 50 })
+    const before = await store.dump()
+    const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })
+    t.equal(res.statusCode, 500)
+    t.equal(res.body, BODIES.internal)
+    t.same(await store.dump(), before)
+  }
+})
+
+t.test('after-erase failures are logged and never change the response', async (t) => {
+  const logs = captureLogs()
+  const { app, store } = await build({
+    fastify: { logger: logs.logger },
+    hookTimeout: 50,
+    onAfterErase: [() => { throw new Error('broadcast failed') }, async () => await new Promise<void>(() => {})],
+    fileStore: { remove: async () => { throw new Error('blob store offline') } }
+  })
+  const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })
+  t.equal(res.body, BODIES.success)
+  await app.close()
+  t.notOk((await store.dump()).rooms.some((room) => room._id === 'alicebob'))
+  const errors = logs.lines.filter((line) => line.level === 50)
+  t.same(errors.map((line) => line.msg).sort(), [
+    'im.delete: fileStore.remove failed after the erase',
+    'im.delete: fileStore.remove failed after the erase',
+    'im.delete: fileStore.remove failed after the erase',
+    'im.delete: onAfterErase failed after the erase',
+    'im.delete: onAfterErase failed after the erase'
+  ])
+  t.ok(errors.every((line) => line.roomId === 'alicebob' && typeof line.reqId === 'string'))
+  t.ok(errors.some((line) => line.err.code === 'FST_IM_DELETE_HOOK_TIMEOUT'), 'the hanging hook was given up on')
+})
+
+t.test('concurrent erases of one DM: exactly one succeeds, the others get 400', async (t) => {
+  const { app, store } = await build()
+  const before = await store.dump()
+  const responses = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+    app.inject({ method: 'POST', url: i % 2 === 0 ? IM_DELETE : DM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })))
+  const bodies = responses.map((res) => res.body)
+  t.equal(bodies.filter((body) => body === BODIES.success).length, 1)
+  t.equal(bodies.filter((body) => body === BODIES.invalidRoom || body === BODIES.invalidChannel).length, 19)
+  t.same(await store.dump(), without(before, ALICEBOB_TREE))
+})
+
+t.test('erases that all passed their checks before the first one ran: the rest find the room gone', async (t) => {
+  const memory = new MemoryStore(fixture())
+  const before = await memory.dump()
+  const n = 10
+  let arrived = 0
+  let release: () => void = () => {}
+  const barrier = new Promise<void>((resolve) => { release = resolve })
+  const store = faulty(memory, {
+    eraseRoom: async () => {
+      if (++arrived === n) release()
+      await barrier
+      return await memory.eraseRoom('alicebob')
+    }
+  })
+  const { app } = await build({ store })
+  const bodies = (await Promise.all(Array.from({ length: n }, () =>
+    app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })))).map((res) => res.body)
+  t.equal(bodies.filter((body) => body === BODIES.success).length, 1)
+  t.equal(bodies.filter((body) => body === BODIES.invalidRoom).length, n - 1)
+  t.same(await memory.dump(), without(before, ALICEBOB_TREE))
+})
+
+t.test('every erase leaves one audit line at info level, and no token is ever logged', async (t) => {
+  const logs = captureLogs('trace')
+  const { app } = await build({ fastify: { logger: logs.logger } })
+  await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })
+  await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('alice'), payload: { roomId: 'self-alice' } })
+  const audit = logs.lines.filter((line) => line.imDelete !== undefined)
+  t.equal(audit.length, 1)
+  t.match(audit[0], {
+    level: 30,
+    msg: 'im.delete: DM erased',
+    imDelete: { roomId: 'alicebob', userId: 'admin', username: 'admin', removed: { messages: 5, subscriptions: 4, uploads: 3, readReceipts: 3, discussions: 2 } }
+  })
+  for (const token of Object.values(TOKENS)) t.notOk(logs.raw.join('').includes(token), 'token absent from logs')
+})
+
+t.test('a failing store answers 500 in Rocket.Chat shape, logs the cause with the request id, changes nothing', async (t) => {
+  const steps = ['findUserByLoginToken', 'findRoomById', 'findSubscription', 'eraseRoom'] as const
+  for (const step of steps) {
+    const logs = captureLogs()
+    const memory = new MemoryStore(fixture())
+    const before = await memory.dump()
+    const store = faulty(memory, { [step]: () => { throw new Error(`SELECT secret FROM ${step}`) } })
+    const { app } = await build({ store, fastify: { logger: logs.logger } })
+    const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })
+    t.equal(res.statusCode, 500, step)
+    t.equal(res.body, BODIES.internal, `${step}: no SQL, no stack in the body`)
+    t.same(await memory.dump(), before, `${step}: nothing changed`)
+    const line = logs.lines.find((entry) => entry.level === 50)
+    t.match(line, { msg: 'im.delete: request failed', reqId: String, err: { message: `SELECT secret FROM ${step}` } }, step)
+    const again = await build({ store: memory })
+    t.equal((await again.app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })).body, BODIES.success, `${step}: the data is whole and erasable`)
+  }
+})
+
+t.test('lookups by username fail the same way', async (t) => {
+  for (const step of ['findUserByUsername', 'findDirectRoom'] as const) {
+    const store = faulty(new MemoryStore(fixture()), { [step]: () => { throw new Error('down') } })
+    const { app } = await build({ store })
+    const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { username: 'bob' } })
+    t.equal(res.body, BODIES.internal, step)
+  }
+})
+
+class FailingMemoryStore extends MemoryStore {
+  constructor (readonly failAt: EraseCollection, readonly when: 'before' | 'after') { super(fixture()) }
+  protected override removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): ReturnType<MemoryStore['removeDocuments']> {
+    if (collection === this.failAt && this.when === 'before') throw new Error(`disk full before removing ${collection}`)
+    const step = super.removeDocuments(collection, roomIds, undo)
+    if (collection === this.failAt) throw new Error(`disk full after removing ${collection}`)
+    return step
+  }
+}
+
+t.test('a memory store failing at any step of the erase changes nothing (all or nothing)', async (t) => {
+  for (const step of ['uploads', 'messages', 'subscriptions', 'readReceipts', 'rooms'] as const) {
+    for (const when of ['before', 'after'] as const) {
+      const store = new FailingMemoryStore(step, when)
+      const before = await store.dump()
+      const { app } = await build({ store })
+      const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })
+      t.equal(res.body, BODIES.internal, `${when} ${step}`)
+      t.same(await store.dump(), before, `${when} ${step}: every document is back`)
+      t.same(await store.findDirectRoom(['alice', 'bob']), before.rooms.find((room) => room._id === 'alicebob'), `${when} ${step}: the DM is found again`)
+    }
+  }
+})

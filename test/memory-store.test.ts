@@ -1,0 +1,77 @@
+import t from 'tap'
+import { MemoryStore, hashLoginToken } from '../index.js'
+import { fixture } from './helpers/fixture.js'
+
+t.test('documents need string ids (and room-owned ones a room id)', async (t) => {
+  t.throws(() => new MemoryStore({ users: [{ username: 'x' } as any] }), { message: "MemoryStore: every document in 'users' needs a string _id" })
+  t.throws(() => new MemoryStore({ rooms: [null as any] }), { message: "MemoryStore: every document in 'rooms' needs a string _id" })
+  await t.rejects(new MemoryStore().import({ messages: [{ _id: 'm' } as any] }), { message: "MemoryStore: every document in 'messages' needs a string rid" })
+})
+
+t.test('import adds to what is there and replaces documents by _id', async (t) => {
+  const store = new MemoryStore(fixture())
+  await store.import({
+    users: [{ _id: 'bob', username: 'robert', roles: ['user'] }],
+    rooms: [{ _id: 'alicebob', t: 'c', name: 'now a channel' }, { _id: 'new-dm', t: 'd', uids: ['bob', 'carol'] }],
+    messages: [{ _id: 'm-ab-1', rid: 'general', msg: 'moved' }]
+  })
+  t.equal(await store.findUserByUsername('bob'), null, 'the old username is free')
+  t.match(await store.findUserByUsername('robert'), { _id: 'bob' })
+  t.equal(await store.findDirectRoom(['alice', 'bob']), null, 'a room that stopped being a DM leaves the DM index')
+  t.match(await store.findDirectRoom(['carol', 'bob']), { _id: 'new-dm' }, 'member order does not matter')
+  const dump = await store.dump()
+  t.same(dump.messages.filter((m) => m._id === 'm-ab-1'), [{ _id: 'm-ab-1', rid: 'general', msg: 'moved' }], 'one copy, in its new room')
+  const erased = await store.eraseRoom('general')
+  t.equal(erased?.removed.messages, 3, 'the moved message went with its new room (plus the discussion message)')
+})
+
+t.test('stored documents are copies: callers cannot change the store by mutating them', async (t) => {
+  const dataset = fixture()
+  const store = new MemoryStore(dataset)
+  dataset.rooms[0].t = 'c'
+  const room = await store.findRoomById('alicebob')
+  t.equal(room?.t, 'd')
+  if (room !== null) room.t = 'c'
+  t.equal((await store.findRoomById('alicebob'))?.t, 'd')
+  const dump = await store.dump()
+  dump.users.length = 0
+  t.equal((await store.dump()).users.length, 6)
+})
+
+t.test('a dump lists every collection sorted by _id', async (t) => {
+  const dump = await new MemoryStore(fixture()).dump()
+  for (const [name, docs] of Object.entries(dump)) {
+    const ids = docs.map((doc: { _id: string }) => doc._id)
+    t.same(ids, [...ids].sort(), name)
+  }
+  t.same(await new MemoryStore().dump(), { users: [], rooms: [], subscriptions: [], messages: [], uploads: [], readReceipts: [] })
+})
+
+t.test('login tokens: only a stored hash matches', async (t) => {
+  const store = new MemoryStore({
+    users: [
+      { _id: 'u', username: 'u', services: { resume: { loginTokens: [{ hashedToken: hashLoginToken('t') }, { hashedToken: 'short' }] } } },
+      { _id: 'v', username: 'v', services: {} }
+    ]
+  })
+  t.match(await store.findUserByLoginToken('u', hashLoginToken('t')), { _id: 'u' })
+  t.equal(await store.findUserByLoginToken('u', 'short-but-not-equal'), null)
+  t.equal(await store.findUserByLoginToken('v', hashLoginToken('t')), null)
+  t.equal(await store.findUserByLoginToken('nobody', hashLoginToken('t')), null)
+})
+
+t.test('a discussion cycle does not loop the erase', async (t) => {
+  const store = new MemoryStore({
+    rooms: [{ _id: 'a', t: 'd', uids: ['x', 'y'], prid: 'b' }, { _id: 'b', t: 'p', prid: 'a' }]
+  })
+  const result = await store.eraseRoom('a')
+  t.same(result?.rooms.map((room) => room._id), ['a', 'b'])
+  t.same((await store.dump()).rooms, [])
+})
+
+t.test('a DM without member ids is found by id only', async (t) => {
+  const store = new MemoryStore({ rooms: [{ _id: 'odd', t: 'd' }] })
+  t.match(await store.findRoomById('odd'), { _id: 'odd' })
+  t.equal(await store.findDirectRoom([]), null)
+  t.match(await store.eraseRoom('odd'), { removed: { messages: 0, discussions: 0 } })
+})
