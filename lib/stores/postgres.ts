@@ -113,19 +113,20 @@ function poolDriver (pool: pg.Pool, owned: boolean): Driver {
     async transaction (work) {
       const client = await pool.connect()
       client.on('error', ignoreConnectionError)
-      let broken = false
+      const release = (destroy: boolean): void => {
+        client.off('error', ignoreConnectionError)
+        client.release(destroy)
+      }
       try {
         await client.query('BEGIN')
         const result = await work(client)
         await client.query('COMMIT')
+        release(false)
         return result
       } catch (err) {
         // A killed connection cannot roll back (the server already did): it must not go back to the pool.
-        await client.query('ROLLBACK').catch(() => { broken = true })
+        release(await client.query('ROLLBACK').then(() => false, () => true))
         throw err
-      } finally {
-        client.off('error', ignoreConnectionError)
-        client.release(broken)
       }
     },
     close: async () => { if (owned) await pool.end() }
