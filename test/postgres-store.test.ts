@@ -1,9 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import Fastify from 'fastify'
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { PostgresStore, SCHEMA_VERSION, type Room } from '../index.js'
-import { fixture } from './helpers/fixture.js'
+import imDeletePlugin, { PostgresStore, SCHEMA_VERSION, type Room } from '../index.js'
+import { authHeaders, fixture } from './helpers/fixture.js'
 import { SERVER_URL, backends, type Backend } from './helpers/postgres.js'
+
+/** Makes every DELETE on one table of the schema fail, until the returned function is called. */
+async function refuseDeletes (query: Backend['query'], schema: string, table: string): Promise<() => Promise<void>> {
+  await query(`CREATE OR REPLACE FUNCTION ${schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`)
+  await query(`CREATE TRIGGER refuse BEFORE DELETE ON ${schema}.${table} FOR EACH STATEMENT EXECUTE FUNCTION ${schema}.refuse()`)
+  return async () => { await query(`DROP TRIGGER refuse ON ${schema}.${table}`) }
+}
 
 /** Every node of an `EXPLAIN (FORMAT JSON)` plan. */
 function nodes (plan: any): any[] {
@@ -91,12 +99,31 @@ for (const backend of all) {
     await store.import(fixture())
     const before = await store.dump()
     // Uploads, messages and subscriptions are deleted by then; the read receipts step fails.
-    await query(`CREATE FUNCTION ${schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`)
-    await query(`CREATE TRIGGER refuse BEFORE DELETE ON ${schema}.read_receipts FOR EACH STATEMENT EXECUTE FUNCTION ${schema}.refuse()`)
+    const allow = await refuseDeletes(query, schema, 'read_receipts')
     await t.rejects(store.eraseRoom('alicebob'), { message: /injected failure/ }, 'the erase fails')
     t.same(await store.dump(), before, 'nothing was removed')
-    await query(`DROP TRIGGER refuse ON ${schema}.read_receipts`)
+    await allow()
     t.equal((await store.eraseRoom('alicebob'))?.removed.messages, 5, 'the store works on afterwards')
+  })
+
+  on('serves im.delete through the plugin; a storage failure answers 500 and removes nothing', async (t, { fresh, query }) => {
+    const { store, schema, teardown } = await fresh()
+    t.teardown(teardown)
+    await store.import(fixture())
+    const app = Fastify()
+    t.teardown(async () => { await app.close() })
+    await app.register(imDeletePlugin, { store, rateLimit: false })
+    const erase = async (): Promise<{ statusCode: number, body: unknown }> => {
+      const response = await app.inject({ method: 'POST', url: '/api/v1/im.delete', headers: authHeaders('admin'), payload: { username: 'alice' } })
+      return { statusCode: response.statusCode, body: response.json() }
+    }
+    const before = await store.dump()
+    const allow = await refuseDeletes(query, schema, 'subscriptions')
+    t.same(await erase(), { statusCode: 500, body: { success: false, error: 'Internal server error' } }, 'the failure answer')
+    t.same(await store.dump(), before, 'nothing was removed')
+    await allow()
+    t.same(await erase(), { statusCode: 200, body: { success: true } }, 'the DM is erased')
+    t.equal(await store.findDirectRoom(['admin', 'alice']), null, 'and gone')
   })
 }
 
