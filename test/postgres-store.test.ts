@@ -49,6 +49,16 @@ for (const backend of all) {
     t.same(await store.dump(), before, 'the data is untouched')
   })
 
+  on('a schema name that needs quoting works', async (t, { options, query }) => {
+    const schema = `Odd "name" ${process.pid}`
+    t.teardown(async () => { await query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`) })
+    const store = new PostgresStore({ ...options, schema })
+    await store.migrate()
+    t.equal(await store.schemaVersion(), SCHEMA_VERSION, 'migrated')
+    await store.import(fixture())
+    t.equal((await store.findRoomById('alicebob'))?._id, 'alicebob', 'used')
+  })
+
   on('migrate() upgrades a schema of an older version, data and all', async (t, { fresh }) => {
     const { store, teardown } = await fresh(false)
     t.teardown(teardown)
