@@ -1,0 +1,358 @@
+import type { PGliteInterface } from '@electric-sql/pglite'
+import pg from 'pg'
+import { directRoomKey, type ImDeleteStore } from '../store.js'
+import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../types.js'
+
+/** The one thing the store asks of a driver: pg's pool, a pg client and PGlite all answer it. */
+interface Sql {
+  query (text: string, params?: unknown[]): Promise<{ rows: any[] }>
+}
+
+interface Driver extends Sql {
+  transaction: <T>(work: (sql: Sql) => Promise<T>) => Promise<T>
+  close: () => Promise<void>
+}
+
+export type PostgresStoreOptions = (
+  | { connectionString: string }
+  | { pool: pg.Pool }
+  | { pglite: PGliteInterface }
+) & {
+  /** The PostgreSQL schema holding the tables (created by `migrate()`); default `public`. */
+  schema?: string
+}
+
+export interface MigrateOptions {
+  /** Stop at this version instead of the newest (staged upgrades, tests). */
+  to?: number
+}
+
+export interface ExplainOptions {
+  /** Run the query and report real row counts and timings (`EXPLAIN ANALYZE`). */
+  analyze?: boolean
+}
+
+type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom'>
+
+/** Each entry upgrades the schema by one version: append, never edit a released one. */
+const MIGRATIONS: ReadonlyArray<(table: (name: string) => string) => string[]> = [
+  // 1: one table per collection, the whole document beside the columns it is found by.
+  (table) => [
+    `CREATE TABLE ${table('users')} (_id text PRIMARY KEY, username text, doc jsonb NOT NULL)`,
+    `CREATE TABLE ${table('login_tokens')} (
+       user_id text NOT NULL REFERENCES ${table('users')} ON DELETE CASCADE,
+       hashed_token text NOT NULL,
+       PRIMARY KEY (user_id, hashed_token))`,
+    `CREATE TABLE ${table('rooms')} (_id text PRIMARY KEY, t text, member_key text[], prid text, doc jsonb NOT NULL)`,
+    `CREATE TABLE ${table('subscriptions')} (_id text PRIMARY KEY, rid text NOT NULL, user_id text, doc jsonb NOT NULL)`,
+    ...['messages', 'uploads', 'read_receipts'].map((name) =>
+      `CREATE TABLE ${table(name)} (_id text PRIMARY KEY, rid text NOT NULL, doc jsonb NOT NULL)`)
+  ],
+  // 2: the indexes that make each lookup and each step of an erase an index scan.
+  (table) => [
+    `CREATE UNIQUE INDEX users_username ON ${table('users')} (username)`,
+    `CREATE INDEX rooms_direct ON ${table('rooms')} (t, member_key) WHERE member_key IS NOT NULL`,
+    `CREATE INDEX rooms_prid ON ${table('rooms')} (prid) WHERE prid IS NOT NULL`,
+    `CREATE INDEX subscriptions_rid_user ON ${table('subscriptions')} (rid, user_id)`,
+    ...['messages', 'uploads', 'read_receipts'].map((name) => `CREATE INDEX ${name}_rid ON ${table(name)} (rid)`)
+  ]
+]
+
+/** The schema version this release creates and expects. */
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+/** Each dumped collection's table, and the columns import writes to it (`jsonb_to_recordset` types). */
+const COLLECTIONS: Record<keyof Dump, { table: string, columns: Record<string, string> }> = {
+  users: { table: 'users', columns: { _id: 'text', username: 'text', doc: 'jsonb' } },
+  rooms: { table: 'rooms', columns: { _id: 'text', t: 'text', member_key: 'text[]', prid: 'text', doc: 'jsonb' } },
+  subscriptions: { table: 'subscriptions', columns: { _id: 'text', rid: 'text', user_id: 'text', doc: 'jsonb' } },
+  messages: { table: 'messages', columns: { _id: 'text', rid: 'text', doc: 'jsonb' } },
+  uploads: { table: 'uploads', columns: { _id: 'text', rid: 'text', doc: 'jsonb' } },
+  readReceipts: { table: 'read_receipts', columns: { _id: 'text', rid: 'text', doc: 'jsonb' } }
+}
+
+// MongoDB's extended JSON for dates: Rocket.Chat documents keep their Date fields through jsonb,
+// and no stored Mongo document has a `$`-prefixed key of its own.
+function encode (value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key, json) {
+    const raw = this[key]
+    return raw instanceof Date ? { $date: raw.toISOString() } : json
+  })
+}
+
+function decode (text: string): any {
+  return JSON.parse(text, (_key, value) =>
+    value !== null && typeof value === 'object' && typeof value.$date === 'string' && Object.keys(value).length === 1
+      ? new Date(value.$date)
+      : value)
+}
+
+const stringOrNull = (value: unknown): string | null => typeof value === 'string' ? value : null
+
+/** The documents of one collection, checked like the memory store does; a later `_id` replaces an earlier one. */
+function latest<T extends { _id: string, rid?: unknown }> (collection: keyof Dump, docs: readonly T[] = []): T[] {
+  for (const doc of docs) {
+    if (doc === null || typeof doc !== 'object' || typeof doc._id !== 'string') {
+      throw new TypeError(`PostgresStore: every document in '${collection}' needs a string _id`)
+    }
+    if (collection !== 'users' && collection !== 'rooms' && typeof doc.rid !== 'string') {
+      throw new TypeError(`PostgresStore: every document in '${collection}' needs a string rid`)
+    }
+  }
+  return [...new Map(docs.map((doc) => [doc._id, doc])).values()]
+}
+
+// A failed connection is dealt with where it fails (the query rejects, the pool drops it);
+// with no listener its 'error' event would crash the process.
+function ignoreConnectionError (): void {}
+
+function poolDriver (pool: pg.Pool, owned: boolean): Driver {
+  if (owned) pool.on('error', ignoreConnectionError)
+  return {
+    query: async (text, params) => await pool.query(text, params),
+    async transaction (work) {
+      const client = await pool.connect()
+      client.on('error', ignoreConnectionError)
+      const release = (destroy: boolean): void => {
+        client.off('error', ignoreConnectionError)
+        client.release(destroy)
+      }
+      try {
+        await client.query('BEGIN')
+        const result = await work(client)
+        await client.query('COMMIT')
+        release(false)
+        return result
+      } catch (err) {
+        // A killed connection cannot roll back (the server already did): it must not go back to the pool.
+        release(await client.query('ROLLBACK').then(() => false, () => true))
+        throw err
+      }
+    },
+    close: async () => { if (owned) await pool.end() }
+  }
+}
+
+function pgliteDriver (db: PGliteInterface): Driver {
+  return {
+    query: async (text, params) => await db.query(text, params),
+    transaction: async (work) => await db.transaction(async (tx) => await work(tx)),
+    close: async () => {}
+  }
+}
+
+function driverFor (options: PostgresStoreOptions): Driver {
+  const given = (['connectionString', 'pool', 'pglite'] as const).filter((key) => (options as Record<string, unknown>)[key] !== undefined)
+  if (given.length !== 1) {
+    throw new TypeError(`PostgresStore: give exactly one of the options connectionString, pool or pglite (got ${given.length === 0 ? 'none' : given.join(', ')})`)
+  }
+  if ('pglite' in options) return pgliteDriver(options.pglite)
+  if ('pool' in options) return poolDriver(options.pool, false)
+  return poolDriver(new pg.Pool({ connectionString: options.connectionString }), true)
+}
+
+/**
+ * Rocket.Chat's collections in PostgreSQL (a server through `pg`, or embedded PGlite): one table
+ * per collection keyed by `_id`, room-owned rows carrying `rid`, every lookup one index scan, every
+ * erase one transaction that deletes set-wise by room id.
+ */
+export class PostgresStore implements ImDeleteStore {
+  readonly #driver: Driver
+  readonly #schema: string
+  readonly #table: (name: string) => string
+  readonly #lookups: { [M in Lookup]: (...args: Parameters<ImDeleteStore[M]>) => [string, unknown[]] }
+
+  constructor (options: PostgresStoreOptions) {
+    const { schema = 'public' } = options
+    if (typeof schema !== 'string' || schema === '') throw new TypeError('PostgresStore: the option schema must be a non-empty string')
+    this.#driver = driverFor(options)
+    this.#schema = schema
+    const quoted = pg.escapeIdentifier(schema)
+    this.#table = (name) => `${quoted}.${name}`
+    const table = this.#table
+    this.#lookups = {
+      // Tokens are stored hashed: matching the hash leaks nothing that a timing attack could use.
+      findUserByLoginToken: (userId, hashedToken) => [
+        `SELECT u.doc::text AS doc FROM ${table('login_tokens')} t JOIN ${table('users')} u ON u._id = t.user_id
+         WHERE t.user_id = $1 AND t.hashed_token = $2`,
+        [userId, hashedToken]],
+      findUserByUsername: (username) => [`SELECT doc::text AS doc FROM ${table('users')} WHERE username = $1`, [username]],
+      findRoomById: (roomId) => [`SELECT doc::text AS doc FROM ${table('rooms')} WHERE _id = $1`, [roomId]],
+      findDirectRoom: (uids) => [
+        `SELECT doc::text AS doc FROM ${table('rooms')} WHERE t = 'd' AND member_key = $1::text[] ORDER BY _id LIMIT 1`,
+        [directRoomKey(uids)]],
+      findSubscription: (roomId, userId) => [
+        `SELECT doc::text AS doc FROM ${table('subscriptions')} WHERE rid = $1 AND user_id = $2 ORDER BY _id LIMIT 1`,
+        [roomId, userId]]
+    }
+  }
+
+  /** Creates the schema, or upgrades it to this release's version; safe to run again, and from several processes. */
+  async migrate ({ to = SCHEMA_VERSION }: MigrateOptions = {}): Promise<void> {
+    if (!Number.isInteger(to) || to < 0 || to > SCHEMA_VERSION) {
+      throw new RangeError(`PostgresStore: migrate({ to }) takes a version from 0 to ${SCHEMA_VERSION}, got ${String(to)}`)
+    }
+    const table = this.#table
+    await this.#driver.transaction(async (sql) => {
+      // Two processes migrating at once take turns; the lock needs no table, so it comes first.
+      await sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`fastify-im-delete:${this.#schema}`])
+      await sql.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.#schema)}`)
+      await sql.query(`CREATE TABLE IF NOT EXISTS ${table('schema_migrations')} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+      const current = await this.#version(sql)
+      if (current > SCHEMA_VERSION) {
+        throw new Error(`PostgresStore: schema ${this.#schema} is at version ${current}, newer than this release's ${SCHEMA_VERSION}; upgrade fastify-im-delete`)
+      }
+      for (let version = current + 1; version <= to; version++) {
+        for (const statement of MIGRATIONS[version - 1](table)) await sql.query(statement)
+        await sql.query(`INSERT INTO ${table('schema_migrations')} (version) VALUES ($1)`, [version])
+      }
+    })
+  }
+
+  /** The schema's version: 0 before the first `migrate()`. */
+  async schemaVersion (): Promise<number> {
+    return await this.#version(this.#driver)
+  }
+
+  /** Adds (or replaces, by `_id`) the documents of a dataset, all or nothing. */
+  async import (dataset: Dataset): Promise<void> {
+    const users = latest('users', dataset.users)
+    const rows: Record<keyof Dump, unknown[]> = {
+      users: users.map((user) => ({ _id: user._id, username: stringOrNull(user.username), doc: user })),
+      rooms: latest('rooms', dataset.rooms).map((room) => ({
+        _id: room._id,
+        t: stringOrNull(room.t),
+        member_key: Array.isArray(room.uids) ? directRoomKey(room.uids) : null,
+        prid: stringOrNull(room.prid),
+        doc: room
+      })),
+      subscriptions: latest('subscriptions', dataset.subscriptions).map((sub) =>
+        ({ _id: sub._id, rid: sub.rid, user_id: stringOrNull(sub.u?._id), doc: sub })),
+      messages: latest('messages', dataset.messages).map((doc) => ({ _id: doc._id, rid: doc.rid, doc })),
+      uploads: latest('uploads', dataset.uploads).map((doc) => ({ _id: doc._id, rid: doc.rid, doc })),
+      readReceipts: latest('readReceipts', dataset.readReceipts).map((doc) => ({ _id: doc._id, rid: doc.rid, doc }))
+    }
+    const tokens = users.flatMap((user) => {
+      const held = user.services?.resume?.loginTokens
+      return (Array.isArray(held) ? held : [])
+        .filter((token) => typeof token?.hashedToken === 'string')
+        .map((token) => ({ user_id: user._id, hashed_token: token.hashedToken }))
+    })
+    const table = this.#table
+    await this.#driver.transaction(async (sql) => {
+      for (const collection of Object.keys(COLLECTIONS) as Array<keyof Dump>) {
+        await sql.query(this.#upsert(collection), [encode(rows[collection])])
+      }
+      // A replaced user keeps only the tokens of its new document.
+      await sql.query(`DELETE FROM ${table('login_tokens')} WHERE user_id = ANY($1::text[])`, [users.map((user) => user._id)])
+      await sql.query(
+        `INSERT INTO ${table('login_tokens')} (user_id, hashed_token)
+         SELECT user_id, hashed_token FROM jsonb_to_recordset($1::jsonb) AS r(user_id text, hashed_token text)
+         ON CONFLICT DO NOTHING`,
+        [encode(tokens)])
+    })
+  }
+
+  /** Every collection, each sorted by `_id`, read in one statement so it is one snapshot. */
+  async dump (): Promise<Dump> {
+    const collections = Object.entries(COLLECTIONS).map(([collection, { table }]) =>
+      `(SELECT coalesce(json_agg(doc ORDER BY _id COLLATE "C"), '[]')::text FROM ${this.#table(table)}) AS "${collection}"`)
+    const { rows: [row] } = await this.#driver.query(`SELECT ${collections.join(', ')}`)
+    return Object.fromEntries(Object.entries(row).map(([collection, docs]) => [collection, decode(docs as string)])) as Dump
+  }
+
+  /** Closes the pool the store opened from a connection string; a pool or PGlite you gave stays open. */
+  async close (): Promise<void> {
+    await this.#driver.close()
+  }
+
+  /** The plan PostgreSQL picks for one of the lookups, as `EXPLAIN (FORMAT JSON)` gives it. */
+  async explain<M extends Lookup> (method: M, args: Parameters<ImDeleteStore[M]>, { analyze = false }: ExplainOptions = {}): Promise<unknown> {
+    const [text, params] = (this.#lookups[method] as (...args: unknown[]) => [string, unknown[]])(...args)
+    const { rows } = await this.#driver.query(`EXPLAIN (FORMAT JSON${analyze ? ', ANALYZE' : ''}) ${text}`, params)
+    return rows[0]['QUERY PLAN']
+  }
+
+  async findUserByLoginToken (userId: string, hashedToken: string): Promise<User | null> {
+    return await this.#find(this.#lookups.findUserByLoginToken(userId, hashedToken))
+  }
+
+  async findUserByUsername (username: string): Promise<User | null> {
+    return await this.#find(this.#lookups.findUserByUsername(username))
+  }
+
+  async findRoomById (roomId: string): Promise<Room | null> {
+    return await this.#find(this.#lookups.findRoomById(roomId))
+  }
+
+  async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
+    return await this.#find(this.#lookups.findDirectRoom(uids))
+  }
+
+  async findSubscription (roomId: string, userId: string): Promise<Subscription | null> {
+    return await this.#find(this.#lookups.findSubscription(roomId, userId))
+  }
+
+  async eraseRoom (roomId: string): Promise<EraseResult | null> {
+    const table = this.#table
+    const deleted = async (sql: Sql, name: string, roomIds: string[]): Promise<number> => {
+      const { rows } = await sql.query(
+        `WITH gone AS (DELETE FROM ${table(name)} WHERE rid = ANY($1::text[]) RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+        [roomIds])
+      return rows[0].n
+    }
+    return await this.#driver.transaction(async (sql) => {
+      // Taken first: a concurrent erase of the same room waits here, then finds the room gone.
+      const { rows: locked } = await sql.query(`SELECT 1 FROM ${table('rooms')} WHERE _id = $1 FOR UPDATE`, [roomId])
+      if (locked.length === 0) return null
+      // The room, then its discussions breadth first; a prid cycle is walked once.
+      const { rows: tree } = await sql.query(
+        `WITH RECURSIVE tree (_id) AS (
+           SELECT _id FROM ${table('rooms')} WHERE _id = $1
+           UNION ALL
+           SELECT r._id FROM ${table('rooms')} r JOIN tree ON r.prid = tree._id
+         ) SEARCH BREADTH FIRST BY _id SET ord CYCLE _id SET cyclic USING path
+         SELECT _id FROM tree WHERE NOT cyclic ORDER BY ord`,
+        [roomId])
+      const roomIds = tree.map((row) => row._id as string)
+      // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms.
+      const { rows: uploads } = await sql.query(
+        `WITH gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) RETURNING _id, doc)
+         SELECT doc::text AS doc FROM gone ORDER BY _id`,
+        [roomIds])
+      const messages = await deleted(sql, 'messages', roomIds)
+      const subscriptions = await deleted(sql, 'subscriptions', roomIds)
+      const readReceipts = await deleted(sql, 'read_receipts', roomIds)
+      const { rows: rooms } = await sql.query(
+        `WITH gone AS (DELETE FROM ${table('rooms')} WHERE _id = ANY($1::text[]) RETURNING _id, doc)
+         SELECT doc::text AS doc FROM gone ORDER BY array_position($1::text[], _id)`,
+        [roomIds])
+      return {
+        rooms: rooms.map((row) => decode(row.doc)),
+        uploads: uploads.map((row) => decode(row.doc)),
+        removed: { messages, subscriptions, uploads: uploads.length, readReceipts, discussions: rooms.length - 1 }
+      }
+    })
+  }
+
+  async #find ([text, params]: [string, unknown[]]): Promise<any> {
+    const { rows } = await this.#driver.query(text, params)
+    return rows.length === 0 ? null : decode(rows[0].doc)
+  }
+
+  async #version (sql: Sql): Promise<number> {
+    const table = this.#table('schema_migrations')
+    const { rows: [found] } = await sql.query('SELECT to_regclass($1) IS NOT NULL AS present', [table])
+    if (found.present !== true) return 0
+    const { rows: [row] } = await sql.query(`SELECT coalesce(max(version), 0) AS version FROM ${table}`)
+    return row.version
+  }
+
+  #upsert (collection: keyof Dump): string {
+    const { table, columns } = COLLECTIONS[collection]
+    const names = Object.keys(columns)
+    return `INSERT INTO ${this.#table(table)} (${names.join(', ')})
+      SELECT ${names.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS r(${names.map((name) => `${name} ${columns[name]}`).join(', ')})
+      ON CONFLICT (_id) DO UPDATE SET ${names.filter((name) => name !== '_id').map((name) => `${name} = excluded.${name}`).join(', ')}`
+  }
+}

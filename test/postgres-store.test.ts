@@ -1,0 +1,183 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import Fastify from 'fastify'
+import pg from 'pg'
+import t, { type Test } from 'tap'
+import imDeletePlugin, { PostgresStore, SCHEMA_VERSION, type Room } from '../index.js'
+import { authHeaders, fixture } from './helpers/fixture.js'
+import { SERVER_URL, backends, type Backend } from './helpers/postgres.js'
+
+/** Makes every DELETE on one table of the schema fail, until the returned function is called. */
+async function refuseDeletes (query: Backend['query'], schema: string, table: string): Promise<() => Promise<void>> {
+  await query(`CREATE OR REPLACE FUNCTION ${schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`)
+  await query(`CREATE TRIGGER refuse BEFORE DELETE ON ${schema}.${table} FOR EACH STATEMENT EXECUTE FUNCTION ${schema}.refuse()`)
+  return async () => { await query(`DROP TRIGGER refuse ON ${schema}.${table}`) }
+}
+
+/** Every node of an `EXPLAIN (FORMAT JSON)` plan. */
+function nodes (plan: any): any[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)]
+}
+
+const all = await backends(t)
+
+t.test('options', async (t) => {
+  t.throws(() => new PostgresStore({} as any), { name: 'TypeError', message: /exactly one of .*got none/ }, 'no database')
+  t.throws(() => new PostgresStore({ connectionString: SERVER_URL, pglite: {} } as any), { message: /got connectionString, pglite/ }, 'two databases')
+  t.throws(() => new PostgresStore({ connectionString: SERVER_URL, schema: '' }), { name: 'TypeError', message: /schema/ }, 'an empty schema name')
+})
+
+for (const backend of all) {
+  const on = (title: string, fn: (t: Test, backend: Backend) => Promise<void>): void => {
+    t.test(`${backend.name}: ${title}`, async (t) => { await fn(t, backend) })
+  }
+
+  on('close() leaves a database it was given open', async (t, { options, query }) => {
+    await new PostgresStore(options).close()
+    t.same((await query('SELECT 1 AS one')).rows, [{ one: 1 }])
+  })
+
+  on('migrate() creates the schema and is safe to run again', async (t, { fresh }) => {
+    const { store, teardown } = await fresh(false)
+    t.teardown(teardown)
+    t.equal(await store.schemaVersion(), 0, 'nothing before the first migrate()')
+    await store.migrate()
+    t.equal(await store.schemaVersion(), SCHEMA_VERSION, 'the newest version')
+    await store.import(fixture())
+    const before = await store.dump()
+    await store.migrate()
+    t.equal(await store.schemaVersion(), SCHEMA_VERSION, 'still the newest version')
+    t.same(await store.dump(), before, 'the data is untouched')
+  })
+
+  on('a schema name that needs quoting works', async (t, { options, query }) => {
+    const schema = `Odd "name" ${process.pid}`
+    t.teardown(async () => { await query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`) })
+    const store = new PostgresStore({ ...options, schema })
+    await store.migrate()
+    t.equal(await store.schemaVersion(), SCHEMA_VERSION, 'migrated')
+    await store.import(fixture())
+    t.equal((await store.findRoomById('alicebob'))?._id, 'alicebob', 'used')
+  })
+
+  on('migrate() upgrades a schema of an older version, data and all', async (t, { fresh }) => {
+    const { store, teardown } = await fresh(false)
+    t.teardown(teardown)
+    await store.migrate({ to: 1 })
+    t.equal(await store.schemaVersion(), 1, 'stopped at version 1')
+    await store.import(fixture())
+    const before = await store.dump()
+    await store.migrate()
+    t.equal(await store.schemaVersion(), SCHEMA_VERSION, 'upgraded')
+    t.same(await store.dump(), before, 'the data is untouched')
+    t.equal((await store.findDirectRoom(['bob', 'alice']))?._id, 'alicebob', 'lookups work on the upgraded schema')
+  })
+
+  on('two processes migrating at once both succeed', async (t, { fresh, options }) => {
+    const { store, schema, teardown } = await fresh(false)
+    t.teardown(teardown)
+    await Promise.all([store.migrate(), new PostgresStore({ ...options, schema }).migrate()])
+    t.equal(await store.schemaVersion(), SCHEMA_VERSION)
+  })
+
+  on('migrate() refuses a version it does not know, and a schema newer than itself', async (t, { fresh, query }) => {
+    const { store, schema, teardown } = await fresh()
+    t.teardown(teardown)
+    for (const to of [-1, 1.5, SCHEMA_VERSION + 1]) await t.rejects(store.migrate({ to }), RangeError, `to: ${to}`)
+    await query(`INSERT INTO ${schema}.schema_migrations (version) VALUES ($1)`, [SCHEMA_VERSION + 1])
+    await t.rejects(store.migrate(), { message: /newer than this release/ }, 'a schema from a later release')
+  })
+
+  on('finding a room by id or a DM by its members is an index scan', async (t, { fresh, query }) => {
+    const { store, schema, teardown } = await fresh()
+    t.teardown(teardown)
+    // Enough rooms that the planner chooses by real row counts, not because the table is tiny.
+    const rooms: Room[] = Array.from({ length: 10_000 }, (_, i) => ({ _id: `room-${i}`, t: 'd', uids: [`user-${i}`, `user-${i + 1}`] }))
+    await store.import({ rooms })
+    await query(`ANALYZE ${schema}.rooms`)
+    for (const [method, args] of [['findRoomById', ['room-12345']], ['findDirectRoom', [['user-12346', 'user-12345']]]] as const) {
+      const [{ Plan: plan }] = await store.explain(method, args as any) as any
+      const scans = nodes(plan).filter((node) => node['Relation Name'] === 'rooms').map((node) => node['Node Type'])
+      t.same(scans, ['Index Scan'], `${method}: ${scans.join(', ')}`)
+    }
+    const [{ Plan: measured }] = await store.explain('findDirectRoom', [['user-1', 'user-2']], { analyze: true }) as any
+    t.equal(measured['Actual Rows'], 1, 'EXPLAIN ANALYZE runs the lookup: one room found')
+  })
+
+  on('a statement failing mid-erase leaves every row in place', async (t, { fresh, query }) => {
+    const { store, schema, teardown } = await fresh()
+    t.teardown(teardown)
+    await store.import(fixture())
+    const before = await store.dump()
+    // Uploads, messages and subscriptions are deleted by then; the read receipts step fails.
+    const allow = await refuseDeletes(query, schema, 'read_receipts')
+    await t.rejects(store.eraseRoom('alicebob'), { message: /injected failure/ }, 'the erase fails')
+    t.same(await store.dump(), before, 'nothing was removed')
+    await allow()
+    t.equal((await store.eraseRoom('alicebob'))?.removed.messages, 5, 'the store works on afterwards')
+  })
+
+  on('serves im.delete through the plugin; a storage failure answers 500 and removes nothing', async (t, { fresh, query }) => {
+    const { store, schema, teardown } = await fresh()
+    t.teardown(teardown)
+    await store.import(fixture())
+    const app = Fastify()
+    t.teardown(async () => { await app.close() })
+    await app.register(imDeletePlugin, { store, rateLimit: false })
+    const erase = async (): Promise<{ statusCode: number, body: unknown }> => {
+      const response = await app.inject({ method: 'POST', url: '/api/v1/im.delete', headers: authHeaders('admin'), payload: { username: 'alice' } })
+      return { statusCode: response.statusCode, body: response.json() }
+    }
+    const before = await store.dump()
+    const allow = await refuseDeletes(query, schema, 'subscriptions')
+    t.same(await erase(), { statusCode: 500, body: { success: false, error: 'Internal server error' } }, 'the failure answer')
+    t.same(await store.dump(), before, 'nothing was removed')
+    await allow()
+    t.same(await erase(), { statusCode: 200, body: { success: true } }, 'the DM is erased')
+    t.equal(await store.findDirectRoom(['admin', 'alice']), null, 'and gone')
+  })
+}
+
+const real = all.find((backend) => backend.name === 'PostgreSQL server')
+if (real !== undefined) {
+  const pool = (real.options as { pool: pg.Pool }).pool
+
+  t.test('PostgreSQL server: a connection killed mid-erase leaves every row in place', async (t) => {
+    const { store, schema, teardown } = await real.fresh()
+    t.teardown(teardown)
+    await store.import(fixture())
+    const before = await store.dump()
+
+    // Another session holds a read receipt of the DM: the erase deletes uploads, messages and
+    // subscriptions, then waits on that lock with its transaction open.
+    const holder = await pool.connect()
+    t.teardown(() => { holder.release() })
+    const { rows: [{ pid: holderPid }] } = await holder.query('SELECT pg_backend_pid() AS pid')
+    await holder.query('BEGIN')
+    await holder.query(`SELECT 1 FROM ${schema}.read_receipts WHERE rid = 'alicebob' FOR UPDATE`)
+    const erasing = store.eraseRoom('alicebob').then(() => null, (err: Error) => err)
+
+    let blocked: { pid: number, query: string } | undefined
+    for (let tries = 0; blocked === undefined && tries < 1000; tries++) {
+      const { rows } = await pool.query('SELECT pid, query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holderPid])
+      blocked = rows[0]
+      if (blocked === undefined) await sleep(10)
+    }
+    t.match(blocked?.query, /DELETE FROM .*read_receipts/, 'the erase is waiting in its read receipts step')
+    await pool.query('SELECT pg_terminate_backend($1)', [blocked?.pid])
+    t.match(await erasing, { code: '57P01' }, 'the erase fails: its connection was terminated')
+    await holder.query('ROLLBACK')
+
+    t.same(await store.dump(), before, 'every row is still there')
+    t.equal((await store.eraseRoom('alicebob'))?.removed.messages, 5, 'the store works on with a new connection')
+  })
+
+  t.test('PostgreSQL server: close() ends the pool the store opened', async (t) => {
+    const { schema, teardown } = await real.fresh()
+    t.teardown(teardown)
+    const owned = new PostgresStore({ connectionString: SERVER_URL, schema })
+    await owned.import(fixture())
+    t.equal((await owned.findRoomById('alicebob'))?._id, 'alicebob', 'works from a connection string')
+    await owned.close()
+    await t.rejects(owned.findRoomById('alicebob'), Error, 'its own pool is ended')
+  })
+}

@@ -1,0 +1,10 @@
+import t from 'tap'
+import { MemoryStore } from '../index.js'
+import { storeConformance } from 'fastify-im-delete/test-kit'
+import { backends } from './helpers/postgres.js'
+
+await storeConformance(t, { name: 'MemoryStore', create: async () => ({ store: new MemoryStore() }) })
+
+for (const backend of await backends(t)) {
+  await storeConformance(t, { name: `PostgresStore on ${backend.name}`, create: async () => await backend.fresh() })
+}
