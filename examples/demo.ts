@@ -1,12 +1,32 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { PGlite } from '@electric-sql/pglite'
 import Fastify from 'fastify'
-import imDeletePlugin, { MemoryStore } from '../index.js'
-import { demoDataset } from './seed.js'
+import imDeletePlugin, { PostgresStore } from '../index.js'
+import { demoDataset, type DemoUser } from './seed.js'
 
 const port = Number(process.env.PORT ?? 3000)
 const host = process.env.HOST ?? '127.0.0.1'
+const dataDir = new URL('../.data/', import.meta.url)
+const tokensFile = new URL('demo-tokens.json', dataDir)
 
-const { dataset, users } = demoDataset()
-const store = new MemoryStore(dataset)
+if (process.env.DEMO_RESET === '1') await rm(dataDir, { recursive: true, force: true })
+await mkdir(dataDir, { recursive: true })
+
+// Embedded PostgreSQL (PGlite) kept in .data/ between restarts, or a real server via DATABASE_URL.
+const databaseUrl = process.env.DATABASE_URL
+const store = databaseUrl === undefined
+  ? new PostgresStore({ pglite: await PGlite.create(new URL('pglite', dataDir).pathname) })
+  : new PostgresStore({ connectionString: databaseUrl })
+await store.migrate()
+
+// Seed on first start; later starts reuse the data and the tokens printed the first time.
+let users: DemoUser[] | null = await readFile(tokensFile, 'utf8').then((text) => JSON.parse(text) as DemoUser[], () => null)
+if (users === null || await store.findUserByUsername(users[0].username) === null) {
+  const seed = demoDataset()
+  await store.import(seed.dataset)
+  users = seed.users
+  await writeFile(tokensFile, JSON.stringify(users, null, 2))
+}
 
 const app = Fastify({ logger: true })
 await app.register(imDeletePlugin, {
@@ -14,15 +34,19 @@ await app.register(imDeletePlugin, {
   fileStore: { remove: (upload) => { app.log.info({ upload: upload._id }, 'demo: file blob removed') } }
 })
 app.get('/', async () => ({ service: 'fastify-im-delete demo', routes: ['POST /api/v1/im.delete', 'POST /api/v1/dm.delete'] }))
+app.addHook('onClose', async () => { await store.close() })
 await app.listen({ port, host })
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { void app.close() })
 
 const base = `http://${host}:${port}/api/v1`
 const [admin, alice] = users
-const auth = (u: typeof admin): string => `-H 'X-User-Id: ${u._id}' -H 'X-Auth-Token: ${u.token}'`
+const auth = (u: DemoUser): string => `-H 'X-User-Id: ${u._id}' -H 'X-Auth-Token: ${u.token}'`
 console.log(`
-fastify-im-delete demo on ${base} (memory store, default Rocket.Chat permissions: only admins delete DMs)
+fastify-im-delete demo on ${base}
+store: ${databaseUrl === undefined ? `embedded PostgreSQL (PGlite) in ${new URL('pglite', dataDir).pathname}` : 'PostgreSQL at DATABASE_URL'}
+permissions: Rocket.Chat's defaults (only admins delete DMs). DEMO_RESET=1 npm start reseeds.
 
-Users and login tokens:
+Users and login tokens (also in ${tokensFile.pathname}):
 ${users.map((u) => `  ${u.username.padEnd(6)} X-User-Id: ${u._id.padEnd(8)} X-Auth-Token: ${u.token}`).join('\n')}
 
 Try:

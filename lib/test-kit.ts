@@ -1,4 +1,4 @@
-import { ALICEBOB_TREE, TOKENS, fixture } from '../test/helpers/fixture.js'
+import { ALICEBOB_TREE, TOKENS, fixture } from './fixture.js'
 import { hashLoginToken } from './auth.js'
 import type { ImDeleteStore } from './store.js'
 import type { Dataset, Dump, EraseResult, Room, User } from './types.js'
@@ -245,3 +245,4 @@ export async function storeConformance (t: Assertions, { name, create }: Conform
     }
   })
 }
+export { fixture, ALICEBOB_TREE, TOKENS, authHeaders, type Who } from './fixture.js'

@@ -1,17 +1,29 @@
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import imDeletePlugin, { MemoryStore, type Dataset, type ImDeleteOptions, type ImDeleteStore } from '../../index.js'
+import imDeletePlugin, { MemoryStore, type Dataset, type Dump, type ImDeleteOptions, type ImDeleteStore } from '../../index.js'
 import { fixture } from './fixture.js'
+
+/** A store the tests can load and read back whole. */
+export type TestStore = ImDeleteStore & { dump: () => Promise<Dump> }
 
 export interface Built {
   app: FastifyInstance
-  store: MemoryStore
+  store: TestStore
 }
 
-/** A Fastify app with the plugin on a memory store holding the fixture (rate limit off unless given). */
-export async function build (options: Partial<ImDeleteOptions> & { dataset?: Dataset, fastify?: FastifyServerOptions } = {}): Promise<Built> {
-  const { dataset = fixture(), fastify, ...rest } = options
-  const store = new MemoryStore(dataset)
+let makeStore = async (dataset: Dataset): Promise<TestStore> => new MemoryStore(dataset)
+
+/** Runs the suites that build apps through `build()` on another store (see test/on-postgres). */
+export function useStore (factory: (dataset: Dataset) => Promise<TestStore>): void {
+  makeStore = factory
+}
+
+/**
+ * A Fastify app with the plugin on a store holding the fixture (a memory store unless
+ * `useStore` chose another, or `store` is given); rate limit off unless given.
+ */
+export async function build (options: Partial<Omit<ImDeleteOptions, 'store'>> & { store?: TestStore, dataset?: Dataset, fastify?: FastifyServerOptions } = {}): Promise<Built> {
+  const { dataset = fixture(), fastify, store = await makeStore(dataset), ...rest } = options
   const app = Fastify(fastify)
   await app.register(imDeletePlugin, { store, rateLimit: false, ...rest })
   await app.ready()
@@ -19,12 +31,12 @@ export async function build (options: Partial<ImDeleteOptions> & { dataset?: Dat
 }
 
 /** Wraps a store so that chosen methods misbehave. */
-export function faulty (store: ImDeleteStore, faults: Partial<Record<keyof ImDeleteStore, () => unknown>>): ImDeleteStore {
+export function faulty<S extends ImDeleteStore> (store: S, faults: Partial<Record<keyof ImDeleteStore, () => unknown>>): S {
   return new Proxy(store, {
-    get (target, key: keyof ImDeleteStore) {
-      const fault = faults[key]
+    get (target, key) {
+      const fault = faults[key as keyof ImDeleteStore]
       if (fault !== undefined) return async () => fault()
-      const value = target[key]
+      const value = target[key as keyof S]
       return typeof value === 'function' ? value.bind(target) : value
     }
   })

@@ -54,13 +54,18 @@ export async function server (t: Tap): Promise<Backend | null> {
   return backend('PostgreSQL server', { pool }, async (text, params) => await pool.query(text, params))
 }
 
-/** PGlite, and the real server when it can be reached. */
-export async function backends (t: Tap): Promise<Backend[]> {
+/** PGlite in this process. */
+export async function pglite (t: Tap): Promise<Backend> {
   // Starting PGlite runs initdb in WebAssembly: many seconds on a busy two-core machine.
   t.setTimeout(180_000)
   const db = await PGlite.create()
   t.teardown(async () => { await db.close() })
-  const found = [backend('PGlite', { pglite: db }, async (text, params) => await db.query(text, params))]
+  return backend('PGlite', { pglite: db }, async (text, params) => await db.query(text, params))
+}
+
+/** PGlite, and the real server when it can be reached. */
+export async function backends (t: Tap): Promise<Backend[]> {
+  const embedded = await pglite(t)
   const real = await server(t)
-  return real === null ? found : [...found, real]
+  return real === null ? [embedded] : [embedded, real]
 }

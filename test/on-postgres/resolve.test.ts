@@ -1,0 +1,2 @@
+import './setup.js'
+import '../resolve.test.js'
