@@ -4,7 +4,7 @@ import pg from 'pg'
 import t, { type Test } from 'tap'
 import imDeletePlugin, { PostgresStore, SCHEMA_VERSION, type Room } from '../index.js'
 import { authHeaders, fixture } from './helpers/fixture.js'
-import { SERVER_URL, backends, type Backend } from './helpers/postgres.js'
+import { SERVER_URL, backends, poolOver, type Backend } from './helpers/postgres.js'
 
 /** Makes every DELETE on one table of the schema fail, until the returned function is called. */
 async function refuseDeletes (query: Backend['query'], schema: string, table: string): Promise<() => Promise<void>> {
@@ -136,6 +136,32 @@ for (const backend of all) {
     t.equal(await store.findDirectRoom(['admin', 'alice']), null, 'and gone')
   })
 }
+
+t.test('a connection string the store cannot reach: lookups reject, close() ends its pool', async (t) => {
+  const store = new PostgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/none' })
+  await t.rejects(store.findRoomById('alicebob'), { code: 'ECONNREFUSED' })
+  await t.rejects(store.eraseRoom('alicebob'), { code: 'ECONNREFUSED' })
+  await store.close()
+})
+
+t.test('a connection that cannot roll back is destroyed, not returned to the pool', async (t) => {
+  const embedded = all[0].options as { pglite: import('@electric-sql/pglite').PGlite }
+  const { pool, double } = poolOver(embedded.pglite)
+  const schema = `im_delete_test_${process.pid}_rollback`
+  const store = new PostgresStore({ pool, schema })
+  await store.migrate()
+  t.teardown(async () => { await pool.query(`DROP SCHEMA ${schema} CASCADE`) })
+  await store.import(fixture())
+  const before = await store.dump()
+  const restore = await refuseDeletes(async (text, params) => await pool.query(text, params), schema, 'messages')
+  double.failNextRollback()
+  await t.rejects(store.eraseRoom('alicebob'), { message: /injected failure/ })
+  t.equal(double.releases.at(-1), true, 'destroyed')
+  await restore()
+  t.same(await store.dump(), before, 'nothing erased')
+  t.equal((await store.eraseRoom('alicebob'))?.removed.messages, 5, 'the next erase takes a fresh connection')
+  t.equal(double.releases.at(-1), false, 'and returns it')
+})
 
 const real = all.find((backend) => backend.name === 'PostgreSQL server')
 if (real !== undefined) {

@@ -34,3 +34,16 @@ t.test('with a Redis client the limit is shared by every server using that Redis
   t.ok(ttl > 0 && ttl <= 60_000, 'the counter expires with the window')
   await redis.del(keys)
 })
+
+t.test('a Redis that does not answer: 500, or requests let through with skipOnError', async (t) => {
+  const { Redis } = await import('ioredis')
+  for (const skipOnError of [false, true]) {
+    const redis = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    t.teardown(() => redis.disconnect())
+    const app = Fastify()
+    await app.register(imDeletePlugin, { store: new MemoryStore(fixture()), rateLimit: { redis, skipOnError } })
+    const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('alice'), payload: { roomId: 'nope' } })
+    t.equal(res.statusCode, skipOnError ? 400 : 500, `skipOnError: ${String(skipOnError)}`)
+    await app.close()
+  }
+})

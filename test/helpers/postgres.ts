@@ -63,9 +63,68 @@ export async function pglite (t: Tap): Promise<Backend> {
   return backend('PGlite', { pglite: db }, async (text, params) => await db.query(text, params))
 }
 
-/** PGlite, and the real server when it can be reached. */
+export interface PoolDouble {
+  /** How each client handed out so far was released: `true` when it was destroyed. */
+  releases: boolean[]
+  /** Makes the next ROLLBACK fail, as on a connection the server already dropped. */
+  failNextRollback: () => void
+}
+
+/**
+ * PGlite behind the part of `pg.Pool` the store uses, so the pool code path runs on every
+ * machine, server or not. PGlite is one connection: a client holds it until released.
+ */
+export function poolOver (db: PGlite): { pool: pg.Pool, double: PoolDouble } {
+  let free: Promise<void> = Promise.resolve()
+  const acquire = async (): Promise<() => void> => {
+    const previous = free
+    let unlock = (): void => {}
+    free = new Promise((resolve) => { unlock = resolve })
+    await previous
+    return unlock
+  }
+  let rollbackFails = false
+  const double: PoolDouble = { releases: [], failNextRollback: () => { rollbackFails = true } }
+  const pool = {
+    on: () => pool,
+    end: async () => {},
+    async query (text: string, params?: unknown[]) {
+      const unlock = await acquire()
+      try { return await db.query(text, params) } finally { unlock() }
+    },
+    async connect () {
+      const unlock = await acquire()
+      const listeners = new Set<(err: Error) => void>()
+      const client = {
+        on: (_event: 'error', listener: (err: Error) => void) => { listeners.add(listener); return client },
+        off: (_event: 'error', listener: (err: Error) => void) => { listeners.delete(listener); return client },
+        async query (text: string, params?: unknown[]) {
+          if (text === 'ROLLBACK' && rollbackFails) {
+            rollbackFails = false
+            await db.query('ROLLBACK')
+            // As pg does when the server drops a connection: an 'error' event, then the query fails.
+            const err = new Error('Connection terminated unexpectedly')
+            for (const listener of listeners) listener(err)
+            throw err
+          }
+          return await db.query(text, params)
+        },
+        release (destroy?: boolean) {
+          double.releases.push(destroy === true)
+          unlock()
+        }
+      }
+      return client
+    }
+  }
+  return { pool: pool as unknown as pg.Pool, double }
+}
+
+/** PGlite (directly, and through the pg pool code path), and the real server when it can be reached. */
 export async function backends (t: Tap): Promise<Backend[]> {
   const embedded = await pglite(t)
+  const { pool } = poolOver((embedded.options as { pglite: PGlite }).pglite)
+  const pooled = backend('PGlite through a pg pool', { pool }, async (text, params) => await pool.query(text, params))
   const real = await server(t)
-  return real === null ? [embedded] : [embedded, real]
+  return real === null ? [embedded, pooled] : [embedded, pooled, real]
 }
