@@ -20,6 +20,8 @@ export interface Sample {
   external: number
   /** CPU time the process has used so far (user + system), in ms. */
   cpuMs: number
+  /** Of which in the kernel (system), in ms. */
+  systemMs: number
   /** A monotonic clock, in ms. */
   atMs: number
 }
@@ -60,7 +62,7 @@ export class ServerChild {
   }
 
   static async start (config: ServerConfig, { serverFile = SERVER }: StartOptions = {}): Promise<ServerChild> {
-    const execArgv = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192']
+    const execArgv = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192', ...(process.env.BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])]
     const child = fork(serverFile, [JSON.stringify(config)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const ready = await new Promise<Extract<FromChild, { type: 'ready' }>>((resolve, reject) => {
       child.once('error', reject)
@@ -73,6 +75,10 @@ export class ServerChild {
       })
     })
     return new ServerChild(child, config, ready)
+  }
+
+  get pid (): number | undefined {
+    return this.#child.pid
   }
 
   /** Process figures of the server; with `gc`, after two forced full collections. */
