@@ -121,7 +121,7 @@ export function render (results: Results, markdown: boolean): string {
         parts.push(draw(['rooms', 'users', 'hand p50 ms', 'hand p99 ms', 'store p50 ms', 'store p99 ms', 'store/hand p50'],
           lookups.sizes.map((s) => [String(s.rooms), String(s.users), fmt(s.hand.p50, 3), fmt(s.hand.p99, 3),
             fmt(s.store?.p50, 3), fmt(s.store?.p99, 3), fmt(s.ratio, 3)])))
-        parts.push(`p50 growth from the smallest to the largest world: hand ${fmt(lookups.handGrowth, 3)}×, store ${fmt(lookups.storeGrowth, 3)}×; ` +
+        parts.push(`p50 growth from the smallest to the largest world: hand ${fmt(lookups.handGrowth, 3)}×, store ${lookups.storeGrowth === null ? 'pending' : `${fmt(lookups.storeGrowth, 3)}×`}; ` +
           `hand lookups ${lookups.indexScansOnly ? 'all index scans' : 'NOT ALL INDEX SCANS'}`)
       }
     }
