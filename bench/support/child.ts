@@ -31,7 +31,7 @@ export type ToChild =
   | { type: 'profile', id: number, action: 'start' | 'stop', file?: string }
   | { type: 'close' }
 export type FromChild =
-  | { type: 'ready', port: number, seedMs: number, unseededHeapUsed: number, unseededRss: number }
+  | { type: 'ready', port: number, seedMs: number, unseededHeapUsed: number, unseededRss: number, usersHeapUsed: number }
   | ({ type: 'sample', id: number } & Sample)
   | { type: 'profile', id: number }
 
@@ -47,8 +47,8 @@ export interface StartOptions {
 export class ServerChild {
   readonly port: number
   readonly seedMs: number
-  /** Heap used (after a forced GC) and RSS before the store was seeded. */
-  readonly unseeded: { heapUsed: number, rss: number }
+  /** Heap used (after a forced GC) and RSS before the store was seeded; heap used once only its users were. */
+  readonly unseeded: { heapUsed: number, rss: number, usersHeapUsed: number }
   readonly config: ServerConfig
   readonly #child: ChildProcess
   #next = 0
@@ -58,7 +58,7 @@ export class ServerChild {
     this.config = config
     this.port = ready.port
     this.seedMs = ready.seedMs
-    this.unseeded = { heapUsed: ready.unseededHeapUsed, rss: ready.unseededRss }
+    this.unseeded = { heapUsed: ready.unseededHeapUsed, rss: ready.unseededRss, usersHeapUsed: ready.usersHeapUsed }
   }
 
   static async start (config: ServerConfig, { serverFile = SERVER }: StartOptions = {}): Promise<ServerChild> {
