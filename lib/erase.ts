@@ -91,6 +91,8 @@ export class DirectMessageEraser {
     if (result === null) throw new InvalidRoomError()
 
     log.info({ imDelete: { roomId: room._id, userId: user._id, username: user.username, removed: result.removed } }, 'im.delete: DM erased')
+    // Nothing registered to run after the erase: no task to start and track on every request.
+    if (this.#options.fileStore === undefined && this.#options.onAfterErase.length === 0) return
     this.#track(this.#afterErase({ room, user, removed: result.removed, rooms: result.rooms }, result.uploads, log))
   }
 

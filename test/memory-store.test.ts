@@ -38,6 +38,44 @@ t.test('stored documents are copies: callers cannot change the store by mutating
   t.equal((await store.dump()).users.length, 6)
 })
 
+t.test('copies are the ones structuredClone makes, whatever the documents hold', async (t) => {
+  const ts = new Date('2026-01-01T00:00:00.000Z')
+  const plain = {
+    _id: 'json',
+    t: 'd',
+    ts,
+    nested: { list: [1, 'two', null, undefined, [true, { deep: -0 }]], bare: Object.assign(Object.create(null), { a: 1 }) },
+    ...JSON.parse('{"__proto__":{"polluted":true}}')
+  }
+  const cycle: Record<string, unknown> = { _id: 'cycle', t: 'd' }
+  cycle.self = cycle
+  let deep: Record<string, unknown> = { leaf: true }
+  for (let i = 0; i < 40; i++) deep = { deep }
+  const exotic = [
+    { _id: 'map', t: 'd', members: new Map([['a', 1]]) },
+    { _id: 'sparse', t: 'd', slots: [1, , 3] }, // eslint-disable-line no-sparse-arrays
+    cycle,
+    { _id: 'deep', t: 'd', deep }
+  ]
+  const store = new MemoryStore({ rooms: [plain, ...exotic] })
+  const room = await store.findRoomById('json') as any
+  t.same(room, plain, 'a JSON-like document, deep-equal')
+  t.not(room.nested.list[4], plain.nested.list[4], 'nested values are copied, not shared')
+  t.ok(room.ts instanceof Date && room.ts !== ts && room.ts.getTime() === ts.getTime(), 'a Date stays a Date, copied')
+  t.equal(Object.getPrototypeOf(room.nested.bare), Object.prototype, 'a null-prototype object comes back plain, as from structuredClone')
+  t.ok(Object.hasOwn(room, '__proto__') && room.polluted === undefined, 'an own __proto__ key stays a key')
+  t.ok(Object.is(room.nested.list[4][1].deep, -0) && 3 in room.nested.list && room.nested.list[3] === undefined, '-0 and undefined survive')
+  t.same((await store.findRoomById('map') as any).members, new Map([['a', 1]]), 'a Map goes to structuredClone')
+  t.notOk(1 in (await store.findRoomById('sparse') as any).slots, 'a hole stays a hole')
+  const copied = await store.findRoomById('cycle') as any
+  t.equal(copied.self, copied, 'a cycle is kept')
+  let found = (await store.findRoomById('deep') as any).deep
+  for (let i = 0; i < 40; i++) found = found.deep
+  t.same(found, { leaf: true }, 'a document deeper than the direct copy goes is copied whole')
+  t.throws(() => new MemoryStore({ rooms: [{ _id: 'f', t: 'd', fn: () => {} }] }), { name: 'DataCloneError' }, 'a function cannot be stored, as before')
+  t.throws(() => new MemoryStore({ rooms: [{ _id: 's', t: 'd', tag: [Symbol('x')] }] }), { name: 'DataCloneError' }, 'nor a symbol')
+})
+
 t.test('a dump lists every collection sorted by _id', async (t) => {
   const dump = await new MemoryStore(fixture()).dump()
   for (const [name, docs] of Object.entries(dump)) {

@@ -11,7 +11,47 @@ type RoomOwnedDoc = Upload | Message | Subscription | ReadReceipt
 /** Undo actions of an erase in progress; run newest first when a step throws. */
 export type UndoLog = Array<() => void>
 
-const copy = <T>(doc: T): T => structuredClone(doc)
+const UNCOPIABLE = Symbol('uncopiable')
+/** Deeper than this, a document goes to structuredClone (which also copes with cycles). */
+const MAX_DEPTH = 32
+
+/**
+ * A deep copy of a document, the one structuredClone makes. JSON-like documents (plain objects,
+ * arrays, primitives, Dates: Rocket.Chat's) are copied here directly, several times faster, as
+ * every lookup copies what it returns; anything else goes to structuredClone as it is.
+ */
+function copy<T> (doc: T): T {
+  const copied = plainCopy(doc, 0)
+  return copied === UNCOPIABLE ? structuredClone(doc) : copied as T
+}
+
+function plainCopy (value: unknown, depth: number): unknown {
+  if (typeof value !== 'object' || value === null) return typeof value === 'function' || typeof value === 'symbol' ? UNCOPIABLE : value
+  if (depth === MAX_DEPTH) return UNCOPIABLE
+  const proto = Object.getPrototypeOf(value)
+  if (proto === Array.prototype) {
+    const array = value as unknown[]
+    const out = new Array(array.length)
+    for (let i = 0; i < array.length; i++) {
+      const item = i in array ? plainCopy(array[i], depth + 1) : UNCOPIABLE
+      if (item === UNCOPIABLE) return UNCOPIABLE
+      out[i] = item
+    }
+    return out
+  }
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(value)) {
+      const item = plainCopy((value as Record<string, unknown>)[key], depth + 1)
+      if (item === UNCOPIABLE) return UNCOPIABLE
+      // An own "__proto__" key (JSON.parse makes them) stays an own key, never the prototype.
+      if (key === '__proto__') Object.defineProperty(out, key, { value: item, writable: true, enumerable: true, configurable: true })
+      else out[key] = item
+    }
+    return out
+  }
+  return proto === Date.prototype ? new Date((value as Date).getTime()) : UNCOPIABLE
+}
 const byId = (a: { _id: string }, b: { _id: string }): number => Number(a._id > b._id) - Number(a._id < b._id)
 
 function keyOf (uids: readonly string[]): string {
@@ -118,9 +158,10 @@ export class MemoryStore implements ImDeleteStore {
       for (const action of undo.reverse()) action()
       throw err
     }
+    // What was removed belongs to nobody else now: handed over as it is, not copied.
     return {
-      rooms: removed.rooms.map(copy) as Room[],
-      uploads: removed.uploads.map(copy) as Upload[],
+      rooms: removed.rooms as Room[],
+      uploads: removed.uploads as Upload[],
       removed: {
         messages: removed.messages.length,
         subscriptions: removed.subscriptions.length,

@@ -1,0 +1,94 @@
+/**
+ * The server under test, run by bench/support/child.ts in its own process (never import it).
+ * `floor`: a bare Fastify route that parses the same JSON body and answers `{"success":true}`.
+ * `plugin`: the plugin on a memory store seeded with the benchmark DMs, rate limiting off.
+ */
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import Fastify from 'fastify'
+import imDeletePlugin, { MemoryStore } from '../../index.js'
+import type { FromChild, ServerConfig, ToChild } from '../support/child.js'
+import { httpDataset } from './dataset.js'
+
+const config = JSON.parse(process.argv[2] ?? '') as ServerConfig
+const send = (message: FromChild): void => { process.send?.(message) }
+// The benchmark never leaves a server behind: it goes when the parent does.
+process.on('disconnect', () => process.exit(0))
+
+function gc (): void {
+  const collect = (globalThis as { gc?: () => void }).gc
+  if (collect === undefined) throw new Error('bench server: run with --expose-gc')
+  collect()
+  collect()
+}
+
+gc()
+// The heap before any DM is seeded: what the memory run compares the erased dataset's share with.
+const unseeded = process.memoryUsage()
+const started = performance.now()
+let usersHeapUsed = unseeded.heapUsed
+// Logging off in both modes: a benchmark of the route, not of the log sink.
+const app = Fastify({ logger: false })
+
+if (config.mode === 'floor') {
+  const SUCCESS = JSON.stringify({ success: true })
+  app.post('/api/v1/im.delete', async (_request, reply) => reply.type('application/json; charset=utf-8').send(SUCCESS))
+} else {
+  const store = new MemoryStore()
+  // In slices, so that the dataset and its copy in the store never both sit in memory whole;
+  // the first slice, even of no DMs, holds the admin every authenticated request comes from.
+  const SLICE = 10_000
+  const slices = function * (): Generator<ReturnType<typeof httpDataset>> {
+    for (let start = 0; start === 0 || start < config.dms; start += SLICE) yield httpDataset(Math.min(SLICE, config.dms - start), config.messages, start)
+  }
+  // Users first: an erase leaves them, so the memory run needs the heap they take alone.
+  for (const slice of slices()) await store.import({ users: slice.users })
+  gc()
+  usersHeapUsed = process.memoryUsage().heapUsed
+  for (const { users: _users, ...slice } of slices()) await store.import(slice)
+  await app.register(imDeletePlugin, { store, rateLimit: false })
+}
+
+const seedMs = performance.now() - started
+await app.listen({ host: '127.0.0.1', port: 0 })
+const address = app.server.address()
+if (address === null || typeof address === 'string') throw new Error('bench server: no TCP address')
+
+const profiler = new Session()
+
+process.on('message', async (message: ToChild) => {
+  if (message.type === 'close') {
+    await app.close()
+    process.disconnect()
+    return
+  }
+  if (message.type === 'profile') {
+    if (message.action === 'start') {
+      profiler.connect()
+      await profiler.post('Profiler.enable')
+      await profiler.post('Profiler.start')
+    } else {
+      const { profile } = await profiler.post('Profiler.stop')
+      profiler.disconnect()
+      await writeFile(message.file as string, JSON.stringify(profile))
+    }
+    send({ type: 'profile', id: message.id })
+    return
+  }
+  if (message.gc) gc()
+  const memory = process.memoryUsage()
+  const cpu = process.cpuUsage()
+  send({
+    type: 'sample',
+    id: message.id,
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    heapTotal: memory.heapTotal,
+    external: memory.external,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    systemMs: cpu.system / 1000,
+    atMs: performance.now()
+  })
+})
+
+send({ type: 'ready', port: address.port, seedMs, unseededHeapUsed: unseeded.heapUsed, unseededRss: unseeded.rss, usersHeapUsed })
