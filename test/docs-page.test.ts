@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import t from 'tap'
 import type { DemoUser } from '../examples/seed.js'
-import { untracedEnv } from './helpers/run.js'
+import { withoutCoverage } from './helpers/run.js'
 
 // End to end, as a person would: `npm start`'s demo server, its Swagger UI page in a real
 // browser, "Try it out" with an admin's credentials, and the DM is gone.
@@ -30,7 +30,7 @@ const tokensFile = join(work, 'tokens.json')
 // PORT=0: the demo listens on a free port and reports which in the tokens file.
 const demo = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], {
   cwd: root,
-  env: untracedEnv({ PORT: '0', HOST: '127.0.0.1', DEMO_TOKENS_FILE: tokensFile }),
+  env: withoutCoverage({ PORT: '0', HOST: '127.0.0.1', DEMO_TOKENS_FILE: tokensFile }),
   stdio: ['ignore', 'pipe', 'pipe']
 })
 t.teardown(() => { demo.kill() })
