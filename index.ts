@@ -8,7 +8,7 @@ export { DEFAULT_PERMISSIONS, createHasPermission, type HasPermission, type Perm
 export type { ImDeleteStore } from './lib/store.js'
 export { MemoryStore, ERASE_ORDER, type EraseCollection, type UndoLog } from './lib/stores/memory.js'
 export { PostgresStore, SCHEMA_VERSION, type ExplainOptions, type MigrateOptions, type PostgresStoreOptions } from './lib/stores/postgres.js'
-export type { RateLimitSettings, RateLimitStore } from './lib/rate-limit.js'
+export type { RateLimitHit, RateLimitSettings, RateLimitStore, RedisClient } from './lib/rate-limit.js'
 export type { AfterEraseContext, AfterEraseHook, BeforeEraseContext, BeforeEraseHook, EraseTarget, FileStore } from './lib/erase.js'
 export { ImDeleteBodySchema, type ImDeleteBody } from './lib/schema.js'
 export * as errors from './lib/errors.js'

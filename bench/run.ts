@@ -79,7 +79,7 @@ export function render (results: Results, markdown: boolean): string {
     `${m.nproc} cores (${m.cpu}) · ${m.memory} · Node ${m.node} · load average at start ${m.loadAverageAtStart.join(' ')}`)
   if (results.http !== undefined) {
     const h = results.http
-    parts.push(`HTTP: POST /api/v1/im.delete, memory store, rate limiting OFF (rateLimit: false), logger off, ` +
+    parts.push('HTTP: POST /api/v1/im.delete, memory store, rate limiting OFF (rateLimit: false), logger off, ' +
       `${h.settings.connections} connections, ${h.settings.rounds} rounds × ${h.settings.amount} requests per server and path ` +
       '(floor and plugin alternating), medians of rounds; ratio = median of per-round plugin/floor req/s')
     parts.push(draw(

@@ -1,21 +1,25 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
 import Fastify from 'fastify'
 import imDeletePlugin, { PostgresStore } from '../index.js'
 import { demoDataset, type DemoUser } from './seed.js'
 
 const port = Number(process.env.PORT ?? 3000)
 const host = process.env.HOST ?? '127.0.0.1'
-const dataDir = new URL('../.data/', import.meta.url)
-const tokensFile = new URL('demo-tokens.json', dataDir)
+const dataDir = resolve(process.env.DEMO_DATA_DIR ?? fileURLToPath(new URL('../.data/', import.meta.url)))
+const tokensFile = join(dataDir, 'demo-tokens.json')
 
 if (process.env.DEMO_RESET === '1') await rm(dataDir, { recursive: true, force: true })
 await mkdir(dataDir, { recursive: true })
 
-// Embedded PostgreSQL (PGlite) kept in .data/ between restarts, or a real server via DATABASE_URL.
+// Embedded PostgreSQL (PGlite) kept in the data directory between restarts, or a real server via DATABASE_URL.
 const databaseUrl = process.env.DATABASE_URL
 const store = databaseUrl === undefined
-  ? new PostgresStore({ pglite: await PGlite.create(new URL('pglite', dataDir).pathname) })
+  ? new PostgresStore({ pglite: await PGlite.create(join(dataDir, 'pglite')) })
   : new PostgresStore({ connectionString: databaseUrl })
 await store.migrate()
 
@@ -29,24 +33,37 @@ if (users === null || await store.findUserByUsername(users[0].username) === null
 }
 
 const app = Fastify({ logger: true })
+// API docs at /documentation; @fastify/swagger must be registered before the routes it describes.
+await app.register(swagger, { openapi: { info: { title: 'fastify-im-delete demo', version: '0.1.0' } } })
+await app.register(swaggerUi, { routePrefix: '/documentation' })
 await app.register(imDeletePlugin, {
   store,
   fileStore: { remove: (upload) => { app.log.info({ upload: upload._id }, 'demo: file blob removed') } }
 })
-app.get('/', async () => ({ service: 'fastify-im-delete demo', routes: ['POST /api/v1/im.delete', 'POST /api/v1/dm.delete'] }))
+app.get('/', { schema: { hide: true } }, async () => ({
+  service: 'fastify-im-delete demo',
+  routes: ['POST /api/v1/im.delete', 'POST /api/v1/dm.delete'],
+  documentation: '/documentation'
+}))
 app.addHook('onClose', async () => { await store.close() })
-await app.listen({ port, host })
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { void app.close() })
+// The address it really got: PORT=0 picks a free port.
+const address = await app.listen({ port, host })
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
 
-const base = `http://${host}:${port}/api/v1`
+const base = `${address}/api/v1`
 const [admin, alice] = users
+// For scripts and tests: the address and every user's credentials, as JSON.
+if (process.env.DEMO_TOKENS_FILE !== undefined) {
+  await writeFile(process.env.DEMO_TOKENS_FILE, JSON.stringify({ address, users }, null, 2))
+}
 const auth = (u: DemoUser): string => `-H 'X-User-Id: ${u._id}' -H 'X-Auth-Token: ${u.token}'`
 console.log(`
 fastify-im-delete demo on ${base}
-store: ${databaseUrl === undefined ? `embedded PostgreSQL (PGlite) in ${new URL('pglite', dataDir).pathname}` : 'PostgreSQL at DATABASE_URL'}
+store: ${databaseUrl === undefined ? `embedded PostgreSQL (PGlite) in ${join(dataDir, 'pglite')}` : 'PostgreSQL at DATABASE_URL'}
 permissions: Rocket.Chat's defaults (only admins delete DMs). DEMO_RESET=1 npm start reseeds.
+API docs (Swagger UI, "Try it out" with the headers below): ${address}/documentation
 
-Users and login tokens (also in ${tokensFile.pathname}):
+Users and login tokens (also in ${tokensFile}):
 ${users.map((u) => `  ${u.username.padEnd(6)} X-User-Id: ${u._id.padEnd(8)} X-Auth-Token: ${u.token}`).join('\n')}
 
 Try:

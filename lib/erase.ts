@@ -145,6 +145,6 @@ export class DirectMessageEraser {
 
   #track (task: Promise<void>): void {
     this.#pending.add(task)
-    void task.finally(() => this.#pending.delete(task))
+    task.finally(() => this.#pending.delete(task))
   }
 }

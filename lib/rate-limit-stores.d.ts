@@ -1,11 +1,10 @@
 // @fastify/rate-limit ships its stores as plain CommonJS without declarations.
+// (An ambient module cannot import a relative path; an import type may name one.)
 declare module '@fastify/rate-limit/store/LocalStore.js' {
-  import type { RateLimitStore } from './rate-limit.js'
-  const LocalStore: new (continueExceeding: boolean, exponentialBackoff: boolean, cache?: number) => RateLimitStore
+  const LocalStore: new (continueExceeding: boolean, exponentialBackoff: boolean, cache?: number) => import('./rate-limit.js').RateLimitStore
   export default LocalStore
 }
 declare module '@fastify/rate-limit/store/RedisStore.js' {
-  import type { RateLimitStore } from './rate-limit.js'
-  const RedisStore: new (continueExceeding: boolean, exponentialBackoff: boolean, redis: unknown, key?: string) => RateLimitStore
+  const RedisStore: new (continueExceeding: boolean, exponentialBackoff: boolean, redis: unknown, key?: string) => import('./rate-limit.js').RateLimitStore
   export default RedisStore
 }

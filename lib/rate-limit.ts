@@ -14,13 +14,18 @@ export interface RateLimitStore {
   ): void
 }
 
+/** What the Redis counter store needs of an ioredis client: it defines its Lua command on it. */
+export interface RedisClient {
+  defineCommand (name: string, definition: { lua: string, numberOfKeys?: number }): void
+}
+
 export interface RateLimitSettings {
   /** Calls allowed per client IP, per route, in each window. Default 10 (Rocket.Chat's). */
   max?: number
   /** The window, in milliseconds. Default 60000 (Rocket.Chat's). */
   timeWindow?: number
   /** An ioredis client: the counts are then shared by every process using that Redis. */
-  redis?: unknown
+  redis?: RedisClient
   /** Prefix of the Redis keys. Default `fastify-im-delete:`. */
   nameSpace?: string
   /** A custom counter store; takes precedence over `redis`. */

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Authenticate } from './auth.js'
 import type { DirectMessageEraser } from './erase.js'
 import { TooManyRequestsError, UnauthorizedError } from './errors.js'
+import { routeDocs } from './openapi.js'
 import type { HasPermission } from './permissions.js'
 import type { Limiter } from './rate-limit.js'
 import { ImDeleteBodySchema, type ImDeleteBody } from './schema.js'
@@ -58,6 +59,8 @@ function failureBody (wire: WireShape, message: string): string {
   })
 }
 
+const acceptHeaders = (): boolean => true
+
 /** Any error met on our routes, as Rocket.Chat would put it on the wire. */
 function toWire (err: FastifyError): { statusCode: number, body: string } | null {
   if (err.code === UNAUTHORIZED.code) return { statusCode: 401, body: UNAUTHORIZED_BODY }
@@ -78,7 +81,8 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
 
   // Rocket.Chat's ajv configuration: coercion on, nothing stripped, first error per branch.
   const ajv = new Ajv2020({ coerceTypes: true, allowUnionTypes: true, allErrors: false, strict: false })
-  app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+  // The headers schema documents the credentials for OpenAPI; `authenticate` checks them.
+  app.setValidatorCompiler(({ schema, httpPart }) => httpPart === 'headers' ? acceptHeaders : ajv.compile(schema))
 
   // Exactly JSON and form bodies, parsed the same way whatever the host application configured.
   app.removeAllContentTypeParsers()
@@ -112,7 +116,7 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
       method: 'POST',
       url: `/${name}`,
       bodyLimit,
-      schema: { body: ImDeleteBodySchema },
+      schema: { ...routeDocs(name), body: ImDeleteBodySchema },
       // A rate limiter the host registered (@fastify/rate-limit) must leave our routes alone.
       config: { rateLimit: false },
       // Authenticate and limit before the body is read.

@@ -110,7 +110,7 @@ t.test("our error handler, validator and parsers do not leak into the host's rou
   t.match((await thrower.inject('/boom')).json(), { statusCode: 500, error: 'Internal Server Error', message: 'boom' })
 })
 
-t.test("a host that registered @fastify/formbody and its own JSON parser still works with us", async (t) => {
+t.test('a host that registered @fastify/formbody and its own JSON parser still works with us', async (t) => {
   const app = Fastify()
   await app.register(formbody)
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, { hostParsed: body }))

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { MemoryStore } from '../index.js'
-import { storeConformance } from 'fastify-im-delete/test-kit'
+import { storeConformance } from '../lib/test-kit.js'
 import { backends } from './helpers/postgres.js'
 
 await storeConformance(t, { name: 'MemoryStore', create: async () => ({ store: new MemoryStore() }) })

@@ -42,7 +42,6 @@ export interface StartOptions {
   serverFile?: string
 }
 
-
 /** A server under test in its own process: the load generator (this process) never shares its event loop. */
 export class ServerChild {
   readonly port: number

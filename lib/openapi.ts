@@ -1,0 +1,137 @@
+/**
+ * OpenAPI documentation of the two routes, read by @fastify/swagger when the host registers
+ * it; without it Fastify ignores these keys. The routes reply with precomputed JSON strings,
+ * which Fastify sends as they are: these response schemas describe the bodies, they never
+ * re-serialize one. Their properties are nevertheless listed in the order the bodies have.
+ */
+
+const FAILURE_PROPERTIES = {
+  success: { type: 'boolean', enum: [false] },
+  error: { type: 'string', description: 'A human-readable message, then the `errorType` in brackets.' },
+  errorType: { type: 'string' }
+} as const
+
+const failure = (description: string, examples: Record<string, { summary: string, value: object }>): object => ({
+  description,
+  type: 'object',
+  properties: {
+    ...FAILURE_PROPERTIES,
+    details: {
+      type: 'object',
+      description: 'Sent by the erase checks, as Rocket.Chat does.',
+      properties: { method: { type: 'string', enum: ['eraseRoom'] } }
+    }
+  },
+  required: ['success', 'error', 'errorType'],
+  'x-examples': examples
+})
+
+const fail = (error: string, errorType: string, details?: { method: 'eraseRoom' }): object =>
+  details === undefined ? { success: false, error, errorType } : { success: false, error, errorType, details }
+
+const ERASE_ROOM = { method: 'eraseRoom' } as const
+
+const RATE_LIMIT_HEADERS = {
+  'X-RateLimit-Limit': { type: 'integer', description: 'Calls allowed per window (sent when rate limiting is on).' },
+  'X-RateLimit-Remaining': { type: 'integer', description: 'Calls left in the current window.' },
+  'X-RateLimit-Reset': { type: 'integer', description: 'When the window resets, in epoch milliseconds (as Rocket.Chat sends it).' }
+}
+
+const DESCRIPTION = `Erases a direct message room and everything in it: messages, uploads, subscriptions, read
+receipts and discussions. Name the DM by exactly one of \`roomId\` or \`username\` (the 1:1 DM
+with that user; your own username names your self-DM), in a JSON or form-encoded body.
+
+The caller must reach the room (subscribed and holding \`view-d-room\`, or holding
+\`view-room-administration\`) and hold \`delete-d\` (by default only admins do). Federated rooms
+are never erased. Rate limited per client IP and route (default 10 calls a minute), except for
+holders of \`api-bypass-rate-limit\`.
+
+Wire-compatible with Rocket.Chat's endpoint (3.18.0+).`
+
+const RESPONSES = {
+  200: {
+    description: 'The DM and everything in it were erased.',
+    type: 'object',
+    properties: { success: { type: 'boolean', enum: [true] } },
+    required: ['success'],
+    headers: RATE_LIMIT_HEADERS,
+    'x-examples': { success: { summary: 'Erased', value: { success: true } } }
+  },
+  400: failure('The body is invalid, no such DM, or the caller may not erase it.', {
+    'invalid-params': {
+      summary: 'The body does not name the DM (invalid-params)',
+      value: fail("must have required property 'roomId'\n must have required property 'username'\n must match exactly one schema in oneOf [invalid-params]", 'invalid-params')
+    },
+    'invalid-channel': { summary: 'No such DM (invalid-channel)', value: fail('[invalid-channel]', 'invalid-channel') },
+    'error-not-allowed': { summary: 'The caller cannot reach the room', value: fail('Not allowed [error-not-allowed]', 'error-not-allowed') },
+    'error-not-allowed-erase': { summary: 'The caller lacks delete-d', value: fail('Not allowed [error-not-allowed]', 'error-not-allowed', ERASE_ROOM) },
+    'error-cannot-delete-federated-room': {
+      summary: 'A federated room',
+      value: fail('Cannot delete federated room [error-cannot-delete-federated-room]', 'error-cannot-delete-federated-room', ERASE_ROOM)
+    },
+    'error-app-prevented-deleting': {
+      summary: 'A before-erase hook vetoed',
+      value: fail('A Rocket.Chat App prevented the room erasing. [error-app-prevented-deleting]', 'error-app-prevented-deleting')
+    },
+    'error-invalid-room': { summary: 'Erased meanwhile by another request', value: fail('Invalid room [error-invalid-room]', 'error-invalid-room', ERASE_ROOM) }
+  }),
+  401: {
+    description: 'Missing or wrong `X-User-Id` / `X-Auth-Token`.',
+    type: 'object',
+    properties: {
+      success: { type: 'boolean', enum: [false] },
+      status: { type: 'string', enum: ['error'] },
+      message: { type: 'string' },
+      error: { type: 'string' }
+    },
+    required: ['success', 'status', 'message', 'error'],
+    'x-examples': {
+      unauthorized: {
+        summary: 'Not logged in',
+        value: { success: false, status: 'error', message: 'You must be logged in to do this.', error: 'You must be logged in to do this.' }
+      }
+    }
+  },
+  413: failure('The body is larger than the `bodyLimit` option (64 KiB by default).', {
+    'too-large': { summary: 'Body too large', value: fail('Request body is too large [invalid-params]', 'invalid-params') }
+  }),
+  429: {
+    ...failure('Too many calls from this client IP to this route in the current window.', {
+      'error-too-many-requests': {
+        summary: 'Rate limited',
+        value: fail('Error, too many requests. Please slow down. You must wait 60 seconds before trying this endpoint again. [error-too-many-requests]', 'error-too-many-requests')
+      }
+    }),
+    headers: RATE_LIMIT_HEADERS
+  },
+  500: {
+    description: 'The store or a hook failed; nothing was changed, and the cause is logged with the request id.',
+    type: 'object',
+    properties: { success: { type: 'boolean', enum: [false] }, error: { type: 'string' } },
+    required: ['success', 'error'],
+    'x-examples': { internal: { summary: 'Internal error', value: { success: false, error: 'Internal server error' } } }
+  }
+}
+
+const AUTH_HEADERS = {
+  type: 'object',
+  properties: {
+    'X-User-Id': { type: 'string', description: 'The `_id` of the authenticated user.', example: 'rbAXPnMktTFbNpwtJ' },
+    'X-Auth-Token': { type: 'string', description: 'A login token of that user.', example: 'RScctEHSmLGZGywfIhWyRpyofhKOiMoUIpimhvheU3f' }
+  },
+  required: ['X-User-Id', 'X-Auth-Token']
+}
+
+/** The documentation keys of a route's schema; `name` is `im.delete` or its alias `dm.delete`. */
+export function routeDocs (name: string): Record<string, unknown> {
+  return {
+    summary: name === 'im.delete' ? 'Delete DM' : 'Delete DM (alias of im.delete)',
+    description: DESCRIPTION,
+    tags: ['DM'],
+    consumes: ['application/json', 'application/x-www-form-urlencoded'],
+    produces: ['application/json'],
+    // Documentation only: the `authenticate` option decides, before validation runs.
+    headers: AUTH_HEADERS,
+    response: RESPONSES
+  }
+}

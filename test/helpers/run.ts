@@ -1,0 +1,32 @@
+import { spawn } from 'node:child_process'
+
+export interface Ran {
+  /** The exit code; null when a signal ended the program. */
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs a program to completion and resolves even when it fails, so a test can show what it printed. */
+export function run (command: string, args: string[], options: { cwd: string, env: NodeJS.ProcessEnv }): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+/**
+ * The environment for a program that is not the library under test, with tap's coverage
+ * recording off. tap records every child process (its processinfo hook wraps spawn and
+ * re-adds itself to NODE_OPTIONS), and the demo runs our sources through tsx, whose source
+ * maps differ from tap's loader: merged, they would garble the report. processinfo leaves a
+ * variable of its own alone when the spawn options set it.
+ */
+export function withoutCoverage (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra, _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+}
