@@ -7,7 +7,7 @@ export { hashLoginToken, createAuthenticate, type Authenticate } from './lib/aut
 export { DEFAULT_PERMISSIONS, createHasPermission, type HasPermission, type PermissionTable } from './lib/permissions.js'
 export type { ImDeleteStore } from './lib/store.js'
 export { MemoryStore, ERASE_ORDER, type EraseCollection, type UndoLog } from './lib/stores/memory.js'
-export { PostgresStore, SCHEMA_VERSION, type ExplainOptions, type MigrateOptions, type PostgresStoreOptions } from './lib/stores/postgres.js'
+export { PostgresStore, SCHEMA_VERSION, type ExplainOptions, type MigrateOptions, type PostgresStoreOptions, type PGliteLike } from './lib/stores/postgres.js'
 export type { RateLimitHit, RateLimitSettings, RateLimitStore, RedisClient } from './lib/rate-limit.js'
 export type { AfterEraseContext, AfterEraseHook, BeforeEraseContext, BeforeEraseHook, EraseTarget, FileStore } from './lib/erase.js'
 export { ImDeleteBodySchema, type ImDeleteBody } from './lib/schema.js'

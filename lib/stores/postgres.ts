@@ -1,4 +1,3 @@
-import type { PGliteInterface } from '@electric-sql/pglite'
 import pg from 'pg'
 import { directRoomKey, type ImDeleteStore } from '../store.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../types.js'
@@ -6,6 +5,14 @@ import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../ty
 /** The one thing the store asks of a driver: pg's pool, a pg client and PGlite all answer it. */
 interface Sql {
   query (text: string, params?: unknown[]): Promise<{ rows: any[] }>
+}
+
+/**
+ * The part of a `@electric-sql/pglite` instance the store uses, written out so that the
+ * package's types do not require PGlite (an optional peer) to be installed.
+ */
+export interface PGliteLike extends Sql {
+  transaction: <T>(work: (tx: Sql) => Promise<T>) => Promise<T>
 }
 
 interface Driver extends Sql {
@@ -16,7 +23,7 @@ interface Driver extends Sql {
 export type PostgresStoreOptions = (
   | { connectionString: string }
   | { pool: pg.Pool }
-  | { pglite: PGliteInterface }
+  | { pglite: PGliteLike }
 ) & {
   /** The PostgreSQL schema holding the tables (created by `migrate()`); default `public`. */
   schema?: string
@@ -133,7 +140,7 @@ function poolDriver (pool: pg.Pool, owned: boolean): Driver {
   }
 }
 
-function pgliteDriver (db: PGliteInterface): Driver {
+function pgliteDriver (db: PGliteLike): Driver {
   return {
     query: async (text, params) => await db.query(text, params),
     transaction: async (work) => await db.transaction(async (tx) => await work(tx)),
