@@ -1,6 +1,6 @@
 import t from 'tap'
-import { MemoryStore, type AfterEraseContext, type Dump, type EraseCollection, type UndoLog, type Upload } from '../index.js'
-import { BODIES, DM_DELETE, IM_DELETE, build, captureLogs, faulty } from './helpers/app.js'
+import { MemoryStore, type AfterEraseContext, type Dump, type Upload } from '../index.js'
+import { BODIES, BreakingMemoryStore, DM_DELETE, IM_DELETE, build, captureLogs, faulty } from './helpers/app.js'
 import { ALICEBOB_TREE, TOKENS, authHeaders, fixture } from './helpers/fixture.js'
 
 const admin = authHeaders('admin')
@@ -185,20 +185,11 @@ t.test('lookups by username fail the same way', async (t) => {
   }
 })
 
-class FailingMemoryStore extends MemoryStore {
-  constructor (readonly failAt: EraseCollection, readonly when: 'before' | 'after') { super(fixture()) }
-  protected override removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): ReturnType<MemoryStore['removeDocuments']> {
-    if (collection === this.failAt && this.when === 'before') throw new Error(`disk full before removing ${collection}`)
-    const step = super.removeDocuments(collection, roomIds, undo)
-    if (collection === this.failAt) throw new Error(`disk full after removing ${collection}`)
-    return step
-  }
-}
-
 t.test('a memory store failing at any step of the erase changes nothing (all or nothing)', async (t) => {
   for (const step of ['uploads', 'messages', 'subscriptions', 'readReceipts', 'rooms'] as const) {
     for (const when of ['before', 'after'] as const) {
-      const store = new FailingMemoryStore(step, when)
+      const store = new BreakingMemoryStore(fixture())
+      store.breakAt = { collection: step, when, raise: () => new Error(`disk full ${when} removing ${step}`) }
       const before = await store.dump()
       const { app } = await build({ store })
       const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import imDeletePlugin, { MemoryStore, type Dataset, type ImDeleteOptions, type ImDeleteStore } from '../../index.js'
+import imDeletePlugin, { MemoryStore, type Dataset, type EraseCollection, type ImDeleteOptions, type ImDeleteStore, type UndoLog } from '../../index.js'
 import { fixture } from './fixture.js'
 
 export interface Built {
@@ -18,16 +18,32 @@ export async function build (options: Partial<ImDeleteOptions> & { dataset?: Dat
   return { app, store }
 }
 
-/** Wraps a store so that chosen methods misbehave. */
-export function faulty (store: ImDeleteStore, faults: Partial<Record<keyof ImDeleteStore, () => unknown>>): ImDeleteStore {
+/** Wraps a store so that chosen methods misbehave (a fault gets the call's arguments). */
+export function faulty (store: ImDeleteStore, faults: Partial<Record<keyof ImDeleteStore, (...args: any[]) => unknown>>): ImDeleteStore {
   return new Proxy(store, {
     get (target, key: keyof ImDeleteStore) {
       const fault = faults[key]
-      if (fault !== undefined) return async () => fault()
+      if (fault !== undefined) return async (...args: unknown[]) => fault(...args)
       const value = target[key]
       return typeof value === 'function' ? value.bind(target) : value
     }
   })
+}
+
+/**
+ * A memory store whose next erases fail at one step, before or after that step made its
+ * changes, through the extension point MemoryStore keeps for exactly this.
+ */
+export class BreakingMemoryStore extends MemoryStore {
+  breakAt: { collection: EraseCollection, when: 'before' | 'after', raise: () => unknown } | null = null
+
+  protected override removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): ReturnType<MemoryStore['removeDocuments']> {
+    const fault = this.breakAt?.collection === collection ? this.breakAt : null
+    if (fault?.when === 'before') throw fault.raise()
+    const removed = super.removeDocuments(collection, roomIds, undo)
+    if (fault !== null) throw fault.raise()
+    return removed
+  }
 }
 
 export const IM_DELETE = '/api/v1/im.delete'
