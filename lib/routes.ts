@@ -79,9 +79,11 @@ function failureBody (wire: WireShape, message: string): string {
 }
 
 /** Any error met on our routes, as Rocket.Chat would put it on the wire; null for a failure (500). */
-function toWire (err: unknown): { statusCode: number, body: string } | null {
+function toWire (err: unknown, request: FastifyRequest): { statusCode: number, body: string } | null {
   if (err instanceof UnauthorizedError) return { statusCode: 401, body: UNAUTHORIZED_BODY }
-  if (BODY_ERRORS.some((type) => err instanceof type)) {
+  // The request stream's own error (`errored` is null until there is one, hence the null check):
+  // the client hung up or broke the framing mid-body, which is no server failure.
+  if (BODY_ERRORS.some((type) => err instanceof type) || (err !== null && err === request.raw.errored)) {
     const { statusCode, message } = err as FastifyError
     return { statusCode: statusCode === 413 ? 413 : 400, body: failureBody(INVALID_PARAMS, message) }
   }
@@ -105,7 +107,7 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
   await app.register(formbody)
 
   app.setErrorHandler(function imDeleteErrorHandler (err: unknown, request, reply) {
-    const wire = toWire(err)
+    const wire = toWire(err, request)
     if (wire === null) logFailure(request.log, err, {}, 'im.delete: request failed')
     return reply.code(wire?.statusCode ?? 500).type(JSON_TYPE).send(wire?.body ?? INTERNAL_BODY)
   })
