@@ -18,14 +18,28 @@ export async function build (options: Partial<ImDeleteOptions> & { dataset?: Dat
   return { app, store }
 }
 
-/** Wraps a store so that chosen methods misbehave (a fault gets the call's arguments). */
-export function faulty (store: ImDeleteStore, faults: Partial<Record<keyof ImDeleteStore, (...args: any[]) => unknown>>): ImDeleteStore {
+/** Wraps a store so that chosen methods misbehave. */
+export function faulty (store: ImDeleteStore, faults: Partial<Record<keyof ImDeleteStore, () => unknown>>): ImDeleteStore {
   return new Proxy(store, {
     get (target, key: keyof ImDeleteStore) {
       const fault = faults[key]
-      if (fault !== undefined) return async (...args: unknown[]) => fault(...args)
+      if (fault !== undefined) return async () => fault()
       const value = target[key]
       return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+}
+
+/** Wraps a store so that `before` sees every call first: to record it, or to throw in its place. */
+export function intercepted (store: ImDeleteStore, before: (method: string, args: unknown[]) => void): ImDeleteStore {
+  return new Proxy(store, {
+    get (target, key: keyof ImDeleteStore) {
+      const value = target[key]
+      if (typeof value !== 'function') return value
+      return async (...args: unknown[]) => {
+        before(key, args)
+        return await (value as (...args: unknown[]) => Promise<unknown>).apply(target, args)
+      }
     }
   })
 }
