@@ -191,13 +191,14 @@ t.test('bodies over the limit on the wire: refused in Rocket.Chat\'s shape, decl
   await until(async () => await connections(app) === 0, 'every connection to be closed')
 })
 
-t.test('headers Node\'s HTTP parser refuses never reach our routes, and the server goes on', async (t) => {
+t.test('headers Node\'s HTTP parser refuses never reach our routes, repeated credentials are wrong ones, and the server goes on', async (t) => {
   const { app, port, errors } = await serve()
   t.teardown(async () => await app.close())
   const requests: Array<[string, string]> = [
     ['a control character in X-User-Id', `POST ${IM_DELETE} HTTP/1.1\r\nhost: x\r\nx-user-id: ad\u0001min\r\nx-auth-token: ${TOKENS.admin}\r\n\r\n`],
     ['a NUL in X-Auth-Token', `POST ${IM_DELETE} HTTP/1.1\r\nhost: x\r\nx-user-id: admin\r\nx-auth-token: a\u0000b\r\n\r\n`],
-    ['Content-Length and Transfer-Encoding together', `${head({ 'content-type': 'application/json', 'content-length': 2, 'transfer-encoding': 'chunked' })}2\r\n{}\r\n0\r\n\r\n`]
+    ['Content-Length and Transfer-Encoding together', `${head({ 'content-type': 'application/json', 'content-length': 2, 'transfer-encoding': 'chunked' })}2\r\n{}\r\n0\r\n\r\n`],
+    ['two different Content-Lengths', `${head({ 'content-type': 'application/json', 'content-length': 2 }).replace('\r\n\r\n', '\r\ncontent-length: 3\r\n\r\n')}{}`]
   ]
   for (const [name, request] of requests) {
     const raw = await exchange(port, [request])
@@ -206,6 +207,11 @@ t.test('headers Node\'s HTTP parser refuses never reach our routes, and the serv
   t.same(errors, [], 'none of them reached a route')
   const latin1 = parse(await exchange(port, [Buffer.from(`POST ${IM_DELETE} HTTP/1.1\r\nhost: x\r\nx-user-id: \u00e4dmin\r\nx-auth-token: ${TOKENS.admin}\r\nconnection: close\r\n\r\n`, 'latin1')]))
   t.equal(latin1.body, BODIES.unauthorized, 'a byte over 0x7f (obs-text) is let through by Node and is just a wrong user id')
+  // Node joins a repeated X-User-Id or X-Auth-Token with ", ": no user has such an id, no token such a hash.
+  for (const twice of ['x-user-id: admin', `x-auth-token: ${TOKENS.admin}`]) {
+    const repeated = parse(await exchange(port, [head({ connection: 'close' }).replace('\r\n\r\n', `\r\n${twice}\r\n\r\n`)]))
+    t.equal(repeated.body, BODIES.unauthorized, `${twice.split(':')[0]} sent twice, same value: 401`)
+  }
   const after = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })
   t.equal(after.body, BODIES.success, 'the server goes on')
 })
