@@ -304,7 +304,7 @@ t.test('any request gets a documented status in Rocket.Chat\'s shape, and the se
     assertNoPollution()
     const canary = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('admin'), payload: { roomId: 'no-such-room' } })
     assert.equal(canary.body, BODIES.invalidChannel, 'the server still serves')
-  }), runs(1500))
+  }), runs(1200))
   t.comment(`statuses seen: ${JSON.stringify(Object.fromEntries([...seen].sort()))}`)
   for (const status of [200, 400, 401, 413, 429]) t.ok(seen.has(status), `the generator reached status ${status}`)
 })
@@ -337,7 +337,7 @@ t.test('JSON bodies: refused exactly when, and with exactly the message, Rocket.
       assert.equal(res.body, expected)
     }
     assertNoPollution()
-  }), runs(1500))
+  }), runs(1200))
   t.comment(`JSON bodies: ${JSON.stringify(tally)}`)
   t.ok(tally.valid > 50 && tally.invalid > 50 && tally.poisoned > 20, 'the generator reaches valid, invalid and poisoned bodies')
 })
@@ -356,7 +356,7 @@ t.test('form bodies: refused exactly when, and with exactly the message, Rocket.
       assert.equal(res.body, expected, text)
     }
     assertNoPollution()
-  }), runs(1000))
+  }), runs(800))
   t.comment(`form bodies: ${JSON.stringify(tally)}`)
   t.ok(tally.valid > 50 && tally.invalid > 50, 'the generator reaches valid and invalid bodies')
 })
@@ -513,7 +513,7 @@ t.test('random callers erase only the DMs they may, each with exactly its conten
       else tally.refused++
       tally.roomsErased += answer.erased.length
     }
-  }), runs(250))
+  }), runs(200))
   t.comment(`sequences: ${JSON.stringify(tally)}`)
   t.ok(tally.erasures > 50 && tally.refused > 200, 'the generator reaches erasures and refusals')
 })
