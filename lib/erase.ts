@@ -8,6 +8,7 @@ import {
   InvalidRoomError,
   NotAllowedError
 } from './errors.js'
+import { logFailure } from './log.js'
 import type { HasPermission } from './permissions.js'
 import { directRoomKey, type ImDeleteStore } from './store.js'
 import type { Caller, RemovedCounts, Room, Subscription, Upload } from './types.js'
@@ -129,7 +130,7 @@ export class DirectMessageEraser {
       try {
         await bounded(name, hookTimeout, hook)
       } catch (err) {
-        log.error({ err, roomId: context.room._id }, `im.delete: ${name} failed after the erase`)
+        logFailure(log, err, { roomId: context.room._id }, `im.delete: ${name} failed after the erase`)
       }
     }
     if (fileStore !== undefined) {

@@ -1,9 +1,20 @@
 import formbody from '@fastify/formbody'
 import { Ajv2020 } from 'ajv/dist/2020.js'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Authenticate } from './auth.js'
 import type { DirectMessageEraser } from './erase.js'
-import { TooManyRequestsError, UnauthorizedError } from './errors.js'
+import {
+  AppPreventedError,
+  EraseNotAllowedError,
+  FederatedRoomError,
+  InvalidChannelError,
+  InvalidParamsError,
+  InvalidRoomError,
+  NotAllowedError,
+  TooManyRequestsError,
+  UnauthorizedError
+} from './errors.js'
+import { logFailure } from './log.js'
 import { routeDocs } from './openapi.js'
 import type { HasPermission } from './permissions.js'
 import type { Limiter } from './rate-limit.js'
@@ -27,17 +38,26 @@ interface WireShape { errorType: string, reason?: string, details?: { method: st
 
 const ERASE_ROOM = { method: 'eraseRoom' }
 
-/** Our error codes → Rocket.Chat's `errorType`, with the `details` it sends. */
-const WIRE: Record<string, WireShape> = {
-  FST_IM_DELETE_TOO_MANY_REQUESTS: { errorType: 'error-too-many-requests' },
-  FST_IM_DELETE_INVALID_PARAMS: { errorType: 'invalid-params' },
-  FST_IM_DELETE_INVALID_CHANNEL: { errorType: 'invalid-channel', reason: '' },
-  FST_IM_DELETE_NOT_ALLOWED: { errorType: 'error-not-allowed' },
-  FST_IM_DELETE_FEDERATED_ROOM: { errorType: 'error-cannot-delete-federated-room', details: ERASE_ROOM },
-  FST_IM_DELETE_ERASE_NOT_ALLOWED: { errorType: 'error-not-allowed', details: ERASE_ROOM },
-  FST_IM_DELETE_APP_PREVENTED: { errorType: 'error-app-prevented-deleting' },
-  FST_IM_DELETE_INVALID_ROOM: { errorType: 'error-invalid-room', details: ERASE_ROOM }
-}
+const INVALID_PARAMS: WireShape = { errorType: 'invalid-params' }
+
+/**
+ * Our errors → Rocket.Chat's `errorType`, with the `details` it sends. Matched by class: a
+ * store's or hook's error may carry any `code`, `statusCode` or `validation`, and must still
+ * be a 500 that says nothing.
+ */
+const WIRE = new Map<new (...args: any[]) => FastifyError, WireShape>([
+  [TooManyRequestsError, { errorType: 'error-too-many-requests' }],
+  [InvalidParamsError, INVALID_PARAMS],
+  [InvalidChannelError, { errorType: 'invalid-channel', reason: '' }],
+  [NotAllowedError, { errorType: 'error-not-allowed' }],
+  [FederatedRoomError, { errorType: 'error-cannot-delete-federated-room', details: ERASE_ROOM }],
+  [EraseNotAllowedError, { errorType: 'error-not-allowed', details: ERASE_ROOM }],
+  [AppPreventedError, { errorType: 'error-app-prevented-deleting' }],
+  [InvalidRoomError, { errorType: 'error-invalid-room', details: ERASE_ROOM }]
+])
+
+/** Fastify's body errors (unparseable, empty, unsupported type, too large), by class likewise. */
+const BODY_ERRORS = Object.entries(errorCodes).filter(([code]) => code.startsWith('FST_ERR_CTP_')).map(([, type]) => type)
 
 const UNAUTHORIZED = new UnauthorizedError()
 const UNAUTHORIZED_BODY = JSON.stringify({
@@ -61,18 +81,19 @@ function failureBody (wire: WireShape, message: string): string {
 
 const acceptHeaders = (): boolean => true
 
-/** Any error met on our routes, as Rocket.Chat would put it on the wire. */
-function toWire (err: FastifyError): { statusCode: number, body: string } | null {
-  if (err.code === UNAUTHORIZED.code) return { statusCode: 401, body: UNAUTHORIZED_BODY }
-  if (err.validation !== undefined) {
-    return { statusCode: 400, body: failureBody(WIRE.FST_IM_DELETE_INVALID_PARAMS, err.validation.map((e) => e.message).join('\n ')) }
+/** Any error met on our routes, as Rocket.Chat would put it on the wire; null for a failure (500). */
+function toWire (err: unknown, request: FastifyRequest): { statusCode: number, body: string } | null {
+  if (err instanceof UnauthorizedError) return { statusCode: 401, body: UNAUTHORIZED_BODY }
+  // The request stream's own error (`errored` is null until there is one, hence the null check):
+  // the client hung up or broke the framing mid-body, which is no server failure.
+  if (BODY_ERRORS.some((type) => err instanceof type) || (err !== null && err === request.raw.errored)) {
+    const { statusCode, message } = err as FastifyError
+    return { statusCode: statusCode === 413 ? 413 : 400, body: failureBody(INVALID_PARAMS, message) }
   }
-  // Fastify's body parsing errors: unparseable, empty, unsupported type, too large.
-  if (err.code?.startsWith('FST_ERR_CTP_')) {
-    return { statusCode: err.statusCode === 413 ? 413 : 400, body: failureBody(WIRE.FST_IM_DELETE_INVALID_PARAMS, err.message) }
+  for (const [type, wire] of WIRE) {
+    if (err instanceof type) return { statusCode: err.statusCode as number, body: failureBody(wire, err.message) }
   }
-  const wire = WIRE[err.code]
-  return wire === undefined ? null : { statusCode: err.statusCode as number, body: failureBody(wire, err.message) }
+  return null
 }
 
 export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptions): Promise<void> {
@@ -89,9 +110,9 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
   app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
   await app.register(formbody)
 
-  app.setErrorHandler(function imDeleteErrorHandler (err: FastifyError, request, reply) {
-    const wire = toWire(err)
-    if (wire === null) request.log.error({ err }, 'im.delete: request failed')
+  app.setErrorHandler(function imDeleteErrorHandler (err: unknown, request, reply) {
+    const wire = toWire(err, request)
+    if (wire === null) logFailure(request.log, err, {}, 'im.delete: request failed')
     return reply.code(wire?.statusCode ?? 500).type(JSON_TYPE).send(wire?.body ?? INTERNAL_BODY)
   })
 
@@ -117,6 +138,8 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
       url: `/${name}`,
       bodyLimit,
       schema: { ...routeDocs(name), body: ImDeleteBodySchema },
+      // Rocket.Chat's message: ajv's messages joined by "\n ".
+      schemaErrorFormatter: (errors) => new InvalidParamsError(errors.map((e) => e.message).join('\n ')),
       // A rate limiter the host registered (@fastify/rate-limit) must leave our routes alone.
       config: { rateLimit: false },
       // Authenticate and limit before the body is read.

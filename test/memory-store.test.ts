@@ -113,3 +113,17 @@ t.test('a DM without member ids is found by id only', async (t) => {
   t.equal(await store.findDirectRoom([]), null)
   t.match(await store.eraseRoom('odd'), { removed: { messages: 0, discussions: 0 } })
 })
+
+t.test('two DMs with one member set (imported data can hold them): erasing or replacing one leaves the other findable', async (t) => {
+  const rooms = [{ _id: 'first', t: 'd', uids: ['x', 'y'] }, { _id: 'second', t: 'd', uids: ['y', 'x'] }]
+  const store = new MemoryStore({ rooms })
+  t.match(await store.findDirectRoom(['x', 'y']), { _id: 'first' }, 'the first stored is found first')
+  await store.eraseRoom('first')
+  t.match(await store.findDirectRoom(['x', 'y']), { _id: 'second' }, 'after its erase, the other one')
+  await store.import({ rooms: [{ _id: 'second', t: 'c' }] })
+  t.equal(await store.findDirectRoom(['x', 'y']), null, 'none left once it stops being a DM')
+
+  const replaced = new MemoryStore({ rooms })
+  await replaced.import({ rooms: [{ _id: 'first', t: 'c' }] })
+  t.match(await replaced.findDirectRoom(['x', 'y']), { _id: 'second' }, 'a DM turned channel hands the member set over')
+})

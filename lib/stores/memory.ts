@@ -72,7 +72,8 @@ export class MemoryStore implements ImDeleteStore {
   #users = new Map<string, User>()
   #usersByUsername = new Map<string, User>()
   #rooms = new Map<string, Room>()
-  #directRooms = new Map<string, string>()
+  /** DM ids by member set, in the order stored: imported data can hold two DMs with one member set. */
+  #directRooms = new Map<string, Set<string>>()
   #discussions = new Map<string, Set<string>>()
   #owned: Record<RoomOwned, Map<string, Map<string, RoomOwnedDoc>>> = {
     uploads: new Map(),
@@ -136,7 +137,7 @@ export class MemoryStore implements ImDeleteStore {
   }
 
   async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
-    const roomId = this.#directRooms.get(keyOf(uids))
+    const [roomId] = this.#directRooms.get(keyOf(uids)) ?? []
     return roomId === undefined ? null : this.findRoomById(roomId)
   }
 
@@ -245,7 +246,9 @@ export class MemoryStore implements ImDeleteStore {
     this.#rooms.set(room._id, room)
     if (room.t === 'd' && Array.isArray(room.uids)) {
       const key = keyOf(room.uids)
-      if (!this.#directRooms.has(key)) this.#directRooms.set(key, room._id)
+      let ids = this.#directRooms.get(key)
+      if (ids === undefined) this.#directRooms.set(key, ids = new Set())
+      ids.add(room._id)
     }
     if (typeof room.prid === 'string') {
       let children = this.#discussions.get(room.prid)
@@ -258,7 +261,9 @@ export class MemoryStore implements ImDeleteStore {
     this.#rooms.delete(room._id)
     if (room.t === 'd' && Array.isArray(room.uids)) {
       const key = keyOf(room.uids)
-      if (this.#directRooms.get(key) === room._id) this.#directRooms.delete(key)
+      const ids = this.#directRooms.get(key)
+      ids?.delete(room._id)
+      if (ids?.size === 0) this.#directRooms.delete(key)
     }
     const siblings = typeof room.prid === 'string' ? this.#discussions.get(room.prid) : undefined
     siblings?.delete(room._id)

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import imDeletePlugin, { MemoryStore, type Dataset, type Dump, type ImDeleteOptions, type ImDeleteStore } from '../../index.js'
+import imDeletePlugin, { MemoryStore, type Dataset, type Dump, type EraseCollection, type ImDeleteOptions, type ImDeleteStore, type UndoLog } from '../../index.js'
 import { fixture } from './fixture.js'
 
 /** A store the tests can load and read back whole. */
@@ -40,6 +40,36 @@ export function faulty<S extends ImDeleteStore> (store: S, faults: Partial<Recor
       return typeof value === 'function' ? value.bind(target) : value
     }
   })
+}
+
+/** Wraps a store so that `before` sees every call first: to record it, or to throw in its place. */
+export function intercepted<S extends ImDeleteStore> (store: S, before: (method: string, args: unknown[]) => void): S {
+  return new Proxy(store, {
+    get (target, key) {
+      const value = target[key as keyof S]
+      if (typeof value !== 'function') return value
+      return async (...args: unknown[]) => {
+        before(String(key), args)
+        return await (value as (...args: unknown[]) => Promise<unknown>).apply(target, args)
+      }
+    }
+  })
+}
+
+/**
+ * A memory store whose next erases fail at one step, before or after that step made its
+ * changes, through the extension point MemoryStore keeps for exactly this.
+ */
+export class BreakingMemoryStore extends MemoryStore {
+  breakAt: { collection: EraseCollection, when: 'before' | 'after', raise: () => unknown } | null = null
+
+  protected override removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): ReturnType<MemoryStore['removeDocuments']> {
+    const fault = this.breakAt?.collection === collection ? this.breakAt : null
+    if (fault?.when === 'before') throw fault.raise()
+    const removed = super.removeDocuments(collection, roomIds, undo)
+    if (fault !== null) throw fault.raise()
+    return removed
+  }
 }
 
 export const IM_DELETE = '/api/v1/im.delete'
