@@ -335,16 +335,25 @@ export class PostgresStore implements ImDeleteStore {
       // Taken first: a concurrent erase of the same room waits here, then finds the room gone.
       const { rows: locked } = await sql.query(`SELECT 1 FROM ${table('rooms')} WHERE _id = $1 FOR UPDATE`, [roomId])
       if (locked.length === 0) return null
-      // The room, then its discussions breadth first; a prid cycle is walked once.
-      const { rows: tree } = await sql.query(
-        `WITH RECURSIVE tree (_id) AS (
-           SELECT _id FROM ${table('rooms')} WHERE _id = $1
-           UNION ALL
-           SELECT r._id FROM ${table('rooms')} r JOIN tree ON r.prid = tree._id
-         ) SEARCH BREADTH FIRST BY _id SET ord CYCLE _id SET cyclic USING path
-         SELECT _id FROM tree WHERE NOT cyclic ORDER BY ord`,
-        [roomId])
-      const roomIds = tree.map((row) => row._id as string)
+      // The room, then its discussions breadth first (a prid cycle is walked once), each locked:
+      // a row added to a locked room (its foreign key takes a share lock on the room) waits for
+      // this erase and then fails. A writer that got its share lock first is waited for, and
+      // what it committed (a new discussion too) is seen by the next walk: walk until nothing new.
+      let roomIds: string[] = []
+      for (;;) {
+        const { rows: tree } = await sql.query(
+          `WITH RECURSIVE tree (_id) AS (
+             SELECT _id FROM ${table('rooms')} WHERE _id = $1
+             UNION ALL
+             SELECT r._id FROM ${table('rooms')} r JOIN tree ON r.prid = tree._id
+           ) SEARCH BREADTH FIRST BY _id SET ord CYCLE _id SET cyclic USING path
+           SELECT r._id FROM tree JOIN ${table('rooms')} r ON r._id = tree._id WHERE NOT tree.cyclic
+           ORDER BY tree.ord FOR UPDATE OF r`,
+          [roomId])
+        const walked = tree.map((row) => row._id as string)
+        if (walked.join('\u0000') === roomIds.join('\u0000')) break
+        roomIds = walked
+      }
       // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms.
       const { rows: uploads } = await sql.query(
         `WITH gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) RETURNING _id, doc)
