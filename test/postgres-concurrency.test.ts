@@ -1,13 +1,13 @@
 // Concurrency on the PostgreSQL server, through real HTTP: many erases of one DM, erases of
 // many DMs, and writers racing an erase. PGlite is one connection, so this needs the server.
-import pg from 'pg'
 import t, { type Test } from 'tap'
-import { PostgresStore, type AfterEraseContext, type Dataset, type Upload } from '../index.js'
+import { PostgresStore, type Dataset } from '../index.js'
 import { orphans } from '../lib/test-kit.js'
-import { BODIES, DM_DELETE, IM_DELETE, build, captureLogs, expectedAfter } from './helpers/app.js'
+import { BODIES, DM_DELETE, IM_DELETE, expectedAfter } from './helpers/app.js'
 import { ALICEBOB_TREE, fixture } from './helpers/fixture.js'
-import { post, serve } from './helpers/http.js'
-import { SERVER_URL, blockedBy, server, type Backend } from './helpers/postgres.js'
+import { post } from './helpers/http.js'
+import { SERVER_URL, blockedBy, server, session, type Backend } from './helpers/postgres.js'
+import { served, type Served } from './helpers/served.js'
 
 const real = await server(t)
 
@@ -15,44 +15,11 @@ const onServer = (title: string, fn: (t: Test, real: Backend) => Promise<void>):
   t.test(`PostgreSQL server: ${title}`, async (t) => { if (real !== null) await fn(t, real) })
 }
 
-interface Served {
-  base: string
-  schema: string
-  store: PostgresStore
-  /** What the after-erase hook and the file store saw, complete once `close()` resolved. */
-  erased: AfterEraseContext[]
-  removedFiles: string[]
-  logs: Array<Record<string, any>>
-  close: () => Promise<void>
-}
-
-/**
- * A server listening on 127.0.0.1 with the plugin on a PostgresStore of its own pool (as a
- * deployment has it) over a fresh schema holding `dataset`; `version` stops the schema early.
- */
-async function served (t: Test, backend: Backend, dataset: Dataset, version?: number): Promise<Served> {
-  const { store: loader, schema, teardown } = await backend.fresh(false)
-  t.teardown(teardown)
-  await loader.migrate({ to: version })
-  await loader.import(dataset)
-  const store = new PostgresStore({ connectionString: SERVER_URL, schema })
-  t.teardown(async () => { await store.close() })
-  const erased: AfterEraseContext[] = []
-  const removedFiles: string[] = []
-  const { logger, lines } = captureLogs()
-  const { app } = await build({
-    store,
-    fastify: { logger },
-    rateLimit: {},
-    onAfterErase: (context) => { erased.push(context) },
-    fileStore: { remove: (upload: Upload) => { removedFiles.push(upload._id) } }
-  })
-  const base = await serve(t, app)
-  return { base, schema, store, erased, removedFiles, logs: lines, close: async () => { await app.close() } }
-}
+// The server's store has a pool of its own, as a deployment has it.
+const ownPool = (schema: string): PostgresStore => new PostgresStore({ connectionString: SERVER_URL, schema })
 
 onServer('100 concurrent deletes of one DM: one erases it, every other one is told it is gone', async (t, real) => {
-  const { base, store, erased, removedFiles, logs, close } = await served(t, real, fixture())
+  const { base, store, erased, removedFiles, logs, close } = await served(t, real, fixture(), { store: ownPool })
   const answers = await Promise.all(Array.from({ length: 100 }, async (_, i) =>
     await post(base, i % 2 === 0 ? IM_DELETE : DM_DELETE, 'admin', { roomId: 'alicebob' })))
   const tally = new Map<string, number>()
@@ -87,7 +54,7 @@ function manyDms (n: number): Required<Dataset> {
 
 onServer('concurrent deletes of 40 different DMs all succeed', async (t, real) => {
   const dataset = manyDms(40)
-  const { base, store, erased, close } = await served(t, real, dataset)
+  const { base, store, erased, close } = await served(t, real, dataset, { store: ownPool })
   const answers = await Promise.all(Array.from({ length: 40 }, async (_, i) =>
     // Half by id, half by the other member's username: both resolutions under load.
     i % 2 === 0
@@ -99,21 +66,12 @@ onServer('concurrent deletes of 40 different DMs all succeed', async (t, real) =
   t.same(erased.map(({ room }) => room._id).sort(), Array.from({ length: 40 }, (_, i) => `dm-${i}`).sort(), 'each erased once')
 })
 
-/** A second session of the server's, in a transaction of its own until the test ends. */
-async function session (t: Test, real: Backend): Promise<{ client: pg.PoolClient, pid: number }> {
-  const client = await (real.options as { pool: pg.Pool }).pool.connect()
-  t.teardown(async () => { await client.query('ROLLBACK').catch(() => {}); client.release() })
-  const { rows: [{ pid }] } = await client.query('SELECT pg_backend_pid() AS pid')
-  await client.query('BEGIN')
-  return { client, pid }
-}
-
 const lateMessage = (schema: string, rid: string): string =>
   `INSERT INTO ${schema}.messages (_id, rid, doc) VALUES ('late', '${rid}', '{"_id": "late", "rid": "${rid}", "msg": "sent during the erase"}')`
 
 for (const end of ['COMMIT', 'ROLLBACK'] as const) {
   onServer(`a message inserted before the erase locks the DM, then ${end}: the erase waits, and leaves no orphan`, async (t, real) => {
-    const { base, schema, store, erased, close } = await served(t, real, fixture())
+    const { base, schema, store, erased, close } = await served(t, real, fixture(), { store: ownPool })
     const writer = await session(t, real)
     await writer.client.query(lateMessage(schema, 'alicebob'))
     const answer = post(base, IM_DELETE, 'admin', { roomId: 'alicebob' })
@@ -130,7 +88,7 @@ for (const end of ['COMMIT', 'ROLLBACK'] as const) {
 
 /** Starts an erase that waits mid-way (after its lock on the DM), then a writer inserting a message into the DM. */
 async function insertDuringErase (t: Test, real: Backend, version?: number): Promise<{ inserted: Error | null, served: Served }> {
-  const s = await served(t, real, fixture(), version)
+  const s = await served(t, real, fixture(), { store: ownPool, version })
   const holder = await session(t, real)
   await holder.client.query(`SELECT 1 FROM ${s.schema}.read_receipts WHERE rid = 'alicebob' FOR UPDATE`)
   const answer = post(s.base, IM_DELETE, 'admin', { roomId: 'alicebob' })
@@ -164,7 +122,7 @@ onServer('the same race on a schema at version 2 (no foreign keys) left an orpha
 })
 
 onServer('a discussion started inside a discussion of the DM while the erase walks the tree is erased too', async (t, real) => {
-  const { base, schema, store, erased, close } = await served(t, real, fixture())
+  const { base, schema, store, erased, close } = await served(t, real, fixture(), { store: ownPool })
   const writer = await session(t, real)
   await writer.client.query(`INSERT INTO ${schema}.rooms (_id, t, prid, doc) VALUES ('late-disc', 'p', 'disc-1-1', '{"_id": "late-disc", "t": "p", "prid": "disc-1-1"}')`)
   await writer.client.query(lateMessage(schema, 'late-disc'))

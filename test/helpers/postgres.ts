@@ -143,3 +143,12 @@ export async function blockedBy (query: Backend['query'], holder: number): Promi
   }
   return undefined
 }
+
+/** Another session on the server, in a transaction of its own (rolled back at the end of the test). */
+export async function session (t: Tap, real: Backend): Promise<{ client: pg.PoolClient, pid: number }> {
+  const client = await (real.options as { pool: pg.Pool }).pool.connect()
+  t.teardown(async () => { await client.query('ROLLBACK').catch(() => {}); client.release() })
+  const { rows: [{ pid }] } = await client.query('SELECT pg_backend_pid() AS pid')
+  await client.query('BEGIN')
+  return { client, pid }
+}
