@@ -9,6 +9,8 @@ import { post } from './helpers/http.js'
 import { SERVER_URL, blockedBy, server, session, type Backend } from './helpers/postgres.js'
 import { served, type Served } from './helpers/served.js'
 
+// Hundreds of requests and transactions on a busy two-core machine: a generous bound, no timing assertion.
+t.setTimeout(180_000)
 const real = await server(t)
 
 const onServer = (title: string, fn: (t: Test, real: Backend) => Promise<void>): void => {
