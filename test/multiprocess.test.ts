@@ -36,8 +36,9 @@ async function within<T> (ms: number, what: string, promise: Promise<T>): Promis
 
 /** Forks a server process and waits until it listens; it is killed at teardown if still running. */
 async function start (t: Test, env: Record<string, string>): Promise<Child> {
+  // The child runs TypeScript the way this file does (fork passes on execArgv): under tap, its
+  // loader, so the coverage the child records maps onto the same lines; alone, `--import tsx`.
   const child = fork(SCRIPT, [], {
-    execArgv: ['--import', 'tsx'],
     env: { ...process.env, ...env },
     // stdout stays out of the TAP stream; stderr shows what a crashing child says.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc']
