@@ -184,6 +184,18 @@ export async function storeConformance (t: Assertions, { name, create }: Conform
     }), 'the parent DM and its own content stay')
   })
 
+  await it('a discussion cycle (bad data, imported at once) is erased once, without looping', async (t, store) => {
+    const before = await store.dump()
+    await store.import({
+      rooms: [{ _id: 'cycle-a', t: 'd', uids: ['x', 'y'], prid: 'cycle-b' }, { _id: 'cycle-b', t: 'p', prid: 'cycle-a' }],
+      messages: [{ _id: 'cycle-m', rid: 'cycle-b', msg: 'x' }]
+    })
+    const result = await store.eraseRoom('cycle-a')
+    t.strictSame(result?.rooms.map((room) => room._id), ['cycle-a', 'cycle-b'], 'each room once, the DM first')
+    t.equal(result?.removed.messages, 1, 'with what they held')
+    same(t, await store.dump(), before, 'nothing of them is left')
+  })
+
   await it('erasing a room that is not there resolves to null and changes nothing', async (t, store) => {
     const before = await store.dump()
     t.equal(await store.eraseRoom('nope'), null, 'never existed')

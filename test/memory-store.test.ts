@@ -68,15 +68,6 @@ t.test('login tokens: only a stored hash matches', async (t) => {
   t.equal(await store.findUserByLoginToken('nobody', hashLoginToken('t')), null)
 })
 
-t.test('a discussion cycle does not loop the erase', async (t) => {
-  const store = new MemoryStore({
-    rooms: [{ _id: 'a', t: 'd', uids: ['x', 'y'], prid: 'b' }, { _id: 'b', t: 'p', prid: 'a' }]
-  })
-  const result = await store.eraseRoom('a')
-  t.same(result?.rooms.map((room) => room._id), ['a', 'b'])
-  t.same((await store.dump()).rooms, [])
-})
-
 t.test('a DM without member ids is found by id only', async (t) => {
   const store = new MemoryStore({ rooms: [{ _id: 'odd', t: 'd' }] })
   t.match(await store.findRoomById('odd'), { _id: 'odd' })
