@@ -138,3 +138,18 @@ onServer('a discussion started inside a discussion of the DM while the erase wal
   await close()
   t.same(erased[0].rooms.map(({ _id }) => _id), ['alicebob', 'disc-1', 'disc-1-1', 'late-disc'], 'the rooms erased')
 })
+
+onServer('erases of a DM and of its nested discussions at once: no deadlock, each room erased once', async (t, real) => {
+  // Not through HTTP: the endpoint erases DMs only. These erases lock overlapping trees.
+  const { store: loader, schema, teardown } = await real.fresh()
+  t.teardown(teardown)
+  const store = ownPool(schema)
+  t.teardown(async () => { await store.close() })
+  for (let round = 0; round < 10; round++) {
+    await loader.import(fixture())
+    const results = await Promise.all(ALICEBOB_TREE.rooms.map(async (roomId) => await store.eraseRoom(roomId)))
+    const erased = results.flatMap((result) => result?.rooms.map(({ _id }) => _id) ?? [])
+    t.same(erased.sort(), ALICEBOB_TREE.rooms, `round ${round}: every room of the tree erased once (${results.map((result) => result?.rooms.length ?? 0).join(', ')} by each erase)`)
+    t.same(await store.dump(), await expectedAfter(fixture(), 'alicebob'), `round ${round}: nothing of the tree left`)
+  }
+})
