@@ -55,6 +55,16 @@ function without (dump: Dump, removed: Partial<Record<Collection, string[]>>): D
     [name, dump[name].filter((doc) => !(removed[name] ?? []).includes(doc._id))])) as Dump
 }
 
+/** The documents naming a room (rid, or a discussion's prid) that the dump does not hold, as `collection/_id`. */
+export function orphans (dump: Dump): string[] {
+  const rooms = new Set(dump.rooms.map((room) => room._id))
+  return [
+    ...dump.rooms.filter((room) => typeof room.prid === 'string' && !rooms.has(room.prid)).map((room) => `rooms/${room._id}`),
+    ...COLLECTIONS.filter((name) => name !== 'users' && name !== 'rooms')
+      .flatMap((name) => (dump[name] as Array<{ _id: string, rid: string }>).filter((doc) => !rooms.has(doc.rid)).map((doc) => `${name}/${doc._id}`))
+  ]
+}
+
 function pick<C extends Collection> (collection: C, id: string): Dump[C][number] {
   return fixture()[collection].find((doc) => doc._id === id) as Dump[C][number]
 }
@@ -174,6 +184,18 @@ export async function storeConformance (t: Assertions, { name, create }: Conform
     }), 'the parent DM and its own content stay')
   })
 
+  await it('a discussion cycle (bad data, imported at once) is erased once, without looping', async (t, store) => {
+    const before = await store.dump()
+    await store.import({
+      rooms: [{ _id: 'cycle-a', t: 'd', uids: ['x', 'y'], prid: 'cycle-b' }, { _id: 'cycle-b', t: 'p', prid: 'cycle-a' }],
+      messages: [{ _id: 'cycle-m', rid: 'cycle-b', msg: 'x' }]
+    })
+    const result = await store.eraseRoom('cycle-a')
+    t.strictSame(result?.rooms.map((room) => room._id), ['cycle-a', 'cycle-b'], 'each room once, the DM first')
+    t.equal(result?.removed.messages, 1, 'with what they held')
+    same(t, await store.dump(), before, 'nothing of them is left')
+  })
+
   await it('erasing a room that is not there resolves to null and changes nothing', async (t, store) => {
     const before = await store.dump()
     t.equal(await store.eraseRoom('nope'), null, 'never existed')
@@ -221,8 +243,53 @@ export async function storeConformance (t: Assertions, { name, create }: Conform
   })
 
   await it('import refuses a document without a string _id, or a room-owned one without a string rid', async (t, store) => {
+    const before = await store.dump()
     await t.rejects(store.import({ users: [{ username: 'no-id' } as unknown as User] }), TypeError, 'a user without _id')
-    await t.rejects(store.import({ messages: [{ _id: 'no-rid', msg: 'x' } as unknown as Dump['messages'][number]] }), TypeError, 'a message without rid')
+    await t.rejects(store.import({
+      users: [{ _id: 'valid', username: 'valid' }],
+      messages: [{ _id: 'no-rid', msg: 'x' } as unknown as Dump['messages'][number]]
+    }), TypeError, 'a message without rid')
+    same(t, await store.dump(), before, 'nothing of a refused import was added')
+  })
+
+  await it('import refuses a document naming a room that is neither in the store nor in the import, and adds nothing', async (t, store) => {
+    const before = await store.dump()
+    const room: Room = { _id: 'new-room', t: 'c' }
+    const strays: Dataset[] = [
+      { subscriptions: [{ _id: 'stray', rid: 'nowhere', u: { _id: 'alice' } }] },
+      { messages: [{ _id: 'stray', rid: 'nowhere', msg: 'x' }] },
+      { uploads: [{ _id: 'stray', rid: 'nowhere' }] },
+      { readReceipts: [{ _id: 'stray', rid: 'nowhere', messageId: 'm-ab-1', userId: 'bob' }] },
+      { rooms: [{ _id: 'stray', t: 'p', prid: 'nowhere' }] },
+      // A document moved to a room that is not there is refused like a new one.
+      { messages: [{ ...pick('messages', 'm-ab-1'), rid: 'nowhere' }] }
+    ]
+    for (const stray of strays) {
+      await t.rejects(store.import({ ...stray, rooms: [room, ...stray.rooms ?? []] }), Error, `refused: ${JSON.stringify(stray)}`)
+    }
+    same(t, await store.dump(), before, 'nothing was added, not even the room the import brought')
+  })
+
+  await it('import takes rooms with what they hold, a discussion even before its parent', async (t, store) => {
+    await store.import({
+      rooms: [{ _id: 'new-disc', t: 'p', prid: 'new-dm' }, { _id: 'new-dm', t: 'd', uids: ['bob', 'carol'] }],
+      messages: [{ _id: 'new-m', rid: 'new-dm', msg: 'x' }, { _id: 'new-dm-1', rid: 'new-disc', msg: 'y' }],
+      subscriptions: [{ _id: 'new-s', rid: 'new-dm', u: { _id: 'bob' } }]
+    })
+    await store.import({ uploads: [{ _id: 'new-up', rid: 'new-disc' }], readReceipts: [{ _id: 'new-rr', rid: 'new-dm', messageId: 'new-m', userId: 'carol' }] })
+    same(t, (await store.eraseRoom('new-dm'))?.removed, { messages: 2, subscriptions: 1, uploads: 1, readReceipts: 1, discussions: 1 }, 'erased together')
+    t.equal(orphans(await store.dump()).length, 0, 'no orphan left')
+  })
+
+  await it('an import racing an erase of the room it writes to leaves no orphan', async (t, store) => {
+    const late = { _id: 'late', rid: 'alicebob', msg: 'sent while the DM was erased' }
+    const [imported, erased] = await Promise.allSettled([store.import({ messages: [late] }), store.eraseRoom('alicebob')])
+    t.equal(erased.status, 'fulfilled', 'the erase succeeds')
+    const dump = await store.dump()
+    t.equal(dump.rooms.some((room) => room._id === 'alicebob'), false, 'the DM is gone')
+    same(t, orphans(dump), [], 'no document outlives its room: the import failed, or the erase took its message too')
+    t.equal((erased as PromiseFulfilledResult<EraseResult>).value.removed.messages,
+      ALICEBOB_TREE.messages.length + Number(imported.status === 'fulfilled'), `the import ${imported.status}: the messages erased agree`)
   })
 
   await it('dump has every collection sorted by _id, and documents round-trip', async (t, store) => {

@@ -1,10 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import imDeletePlugin, { PostgresStore, SCHEMA_VERSION, type Room } from '../index.js'
 import { authHeaders, fixture } from './helpers/fixture.js'
-import { SERVER_URL, backends, poolOver, type Backend } from './helpers/postgres.js'
+import { SERVER_URL, backends, blockedBy, poolOver, type Backend } from './helpers/postgres.js'
 
 /** Makes every DELETE on one table of the schema fail, until the returned function is called. */
 async function refuseDeletes (query: Backend['query'], schema: string, table: string): Promise<() => Promise<void>> {
@@ -70,6 +69,42 @@ for (const backend of all) {
     t.equal(await store.schemaVersion(), SCHEMA_VERSION, 'upgraded')
     t.same(await store.dump(), before, 'the data is untouched')
     t.equal((await store.findDirectRoom(['bob', 'alice']))?._id, 'alicebob', 'lookups work on the upgraded schema')
+  })
+
+  on('migrate() from version 2 to 3 keeps rows orphaned before it, and checks every row written after', async (t, { fresh, query }) => {
+    const { store, schema, teardown } = await fresh(false)
+    t.teardown(teardown)
+    await store.migrate({ to: 2 })
+    await store.import(fixture())
+    // What an older release let through: rows whose room is gone.
+    await query(`INSERT INTO ${schema}.messages (_id, rid, doc) VALUES ('old-orphan', 'gone', '{"_id":"old-orphan","rid":"gone"}')`)
+    await query(`INSERT INTO ${schema}.rooms (_id, t, prid, doc) VALUES ('old-disc', 'p', 'gone', '{"_id":"old-disc","t":"p","prid":"gone"}')`)
+    const before = await store.dump()
+    await store.migrate()
+    t.equal(await store.schemaVersion(), 3, 'upgraded')
+    t.same(await store.dump(), before, 'the data is untouched, orphans included')
+    const { rows: keys } = await query(
+      `SELECT conname AS name, convalidated AS validated FROM pg_constraint
+       WHERE contype = 'f' AND confrelid = $1::regclass ORDER BY conname`, [`${schema}.rooms`])
+    t.same(keys, [
+      'messages_rid_fkey', 'read_receipts_rid_fkey', 'rooms_prid_fkey', 'subscriptions_rid_fkey', 'uploads_rid_fkey'
+    ].map((name) => ({ name, validated: false })), 'a key from each room-owned table and from discussions, not yet validated')
+    await t.rejects(query(`INSERT INTO ${schema}.messages (_id, rid, doc) VALUES ('new-orphan', 'gone', '{}')`),
+      { code: '23503', constraint: 'messages_rid_fkey' }, 'a new orphan is refused, whoever writes it')
+    await t.rejects(store.import({ rooms: [{ _id: 'new-room', t: 'c' }], uploads: [{ _id: 'new-orphan', rid: 'gone' }] }), {
+      message: "PostgresStore: a document in 'uploads' names a room (rid) that is neither in the store nor in this import; nothing was imported (Key (rid)=(gone) is not present in table \"rooms\".)",
+      cause: { code: '23503' }
+    }, 'import says which collection and which room')
+    t.equal(await store.findRoomById('new-room'), null, 'and adds nothing')
+    t.equal((await store.eraseRoom('alicebob'))?.removed.discussions, 2, 'a DM with discussions is erased under the keys')
+    t.equal((await store.eraseRoom('old-disc'))?.removed.discussions, 0, 'an orphaned discussion can still be erased')
+  })
+
+  on('an import error other than a missing room is passed on as it is', async (t, { fresh }) => {
+    const { store, teardown } = await fresh()
+    t.teardown(teardown)
+    await store.import(fixture())
+    await t.rejects(store.import({ users: [{ _id: 'alice-2', username: 'alice' }] }), { code: '23505' }, 'a username taken twice')
   })
 
   on('two processes migrating at once both succeed', async (t, { fresh, options }) => {
@@ -182,12 +217,7 @@ if (real !== undefined) {
     await holder.query(`SELECT 1 FROM ${schema}.read_receipts WHERE rid = 'alicebob' FOR UPDATE`)
     const erasing = store.eraseRoom('alicebob').then(() => null, (err: Error) => err)
 
-    let blocked: { pid: number, query: string } | undefined
-    for (let tries = 0; blocked === undefined && tries < 1000; tries++) {
-      const { rows } = await pool.query('SELECT pid, query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holderPid])
-      blocked = rows[0]
-      if (blocked === undefined) await sleep(10)
-    }
+    const blocked = await blockedBy(real.query, holderPid)
     t.match(blocked?.query, /DELETE FROM .*read_receipts/, 'the erase is waiting in its read receipts step')
     await pool.query('SELECT pg_terminate_backend($1)', [blocked?.pid])
     t.match(await erasing, { code: '57P01' }, 'the erase fails: its connection was terminated')

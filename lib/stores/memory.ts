@@ -6,6 +6,7 @@ import type { Dataset, Dump, EraseResult, Message, ReadReceipt, Room, Subscripti
 export const ERASE_ORDER = ['uploads', 'messages', 'subscriptions', 'readReceipts', 'rooms'] as const
 export type EraseCollection = typeof ERASE_ORDER[number]
 type RoomOwned = Exclude<EraseCollection, 'rooms'>
+const OWNED = ['subscriptions', 'messages', 'uploads', 'readReceipts'] as const satisfies readonly RoomOwned[]
 type RoomOwnedDoc = Upload | Message | Subscription | ReadReceipt
 
 /** Undo actions of an erase in progress; run newest first when a step throws. */
@@ -213,9 +214,35 @@ export class MemoryStore implements ImDeleteStore {
     return ids
   }
 
+  /**
+   * Refuses a dataset before any of it is loaded, so an import is all or nothing: documents
+   * need string ids, and a room-owned document or a discussion must name a room that is in
+   * the store or in the same dataset (as PostgresStore's foreign keys demand).
+   */
+  #check (dataset: Dataset): void {
+    for (const user of dataset.users ?? []) requireId('users', user)
+    for (const room of dataset.rooms ?? []) requireId('rooms', room)
+    for (const name of OWNED) {
+      for (const doc of dataset[name] ?? []) {
+        requireId(name, doc)
+        if (typeof doc.rid !== 'string') throw new TypeError(`MemoryStore: every document in '${name}' needs a string rid`)
+      }
+    }
+    const rooms = new Set([...this.#rooms.keys(), ...(dataset.rooms ?? []).map((room) => room._id)])
+    const references = [
+      ...(dataset.rooms ?? []).filter((room) => typeof room.prid === 'string').map((room) => ['rooms', room._id, 'prid', room.prid as string]),
+      ...OWNED.flatMap((name) => (dataset[name] ?? []).map((doc) => [name, doc._id, 'rid', doc.rid]))
+    ]
+    for (const [name, id, field, roomId] of references) {
+      if (!rooms.has(roomId)) {
+        throw new Error(`MemoryStore: '${id}' in '${name}' names a room (${field} '${roomId}') that is neither in the store nor in this import; nothing was imported`)
+      }
+    }
+  }
+
   #load (dataset: Dataset): void {
+    this.#check(dataset)
     for (const user of dataset.users ?? []) {
-      requireId('users', user)
       const previous = this.#users.get(user._id)
       if (previous?.username !== undefined) this.#usersByUsername.delete(previous.username)
       const stored = copy(user)
@@ -223,15 +250,12 @@ export class MemoryStore implements ImDeleteStore {
       if (typeof stored.username === 'string') this.#usersByUsername.set(stored.username, stored)
     }
     for (const room of dataset.rooms ?? []) {
-      requireId('rooms', room)
       const previous = this.#rooms.get(room._id)
       if (previous !== undefined) this.#removeRoom(previous)
       this.#addRoom(copy(room))
     }
-    for (const name of ['subscriptions', 'messages', 'uploads', 'readReceipts'] as const) {
+    for (const name of OWNED) {
       for (const doc of dataset[name] ?? []) {
-        requireId(name, doc)
-        if (typeof doc.rid !== 'string') throw new TypeError(`MemoryStore: every document in '${name}' needs a string rid`)
         const previousRoom = this.#roomOf[name].get(doc._id)
         if (previousRoom !== undefined) this.#owned[name].get(previousRoom)?.delete(doc._id)
         this.#roomOf[name].set(doc._id, doc.rid)

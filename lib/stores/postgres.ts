@@ -41,6 +41,15 @@ export interface ExplainOptions {
 
 type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom'>
 
+/** The foreign keys to `rooms(_id)` (migration 3), and the collection each one guards on import. */
+const ROOM_KEYS = [
+  { table: 'rooms', column: 'prid', collection: 'rooms' },
+  { table: 'subscriptions', column: 'rid', collection: 'subscriptions' },
+  { table: 'messages', column: 'rid', collection: 'messages' },
+  { table: 'uploads', column: 'rid', collection: 'uploads' },
+  { table: 'read_receipts', column: 'rid', collection: 'readReceipts' }
+] as const
+
 /** Each entry upgrades the schema by one version: append, never edit a released one. */
 const MIGRATIONS: ReadonlyArray<(table: (name: string) => string) => string[]> = [
   // 1: one table per collection, the whole document beside the columns it is found by.
@@ -62,6 +71,15 @@ const MIGRATIONS: ReadonlyArray<(table: (name: string) => string) => string[]> =
     `CREATE INDEX rooms_prid ON ${table('rooms')} (prid) WHERE prid IS NOT NULL`,
     `CREATE INDEX subscriptions_rid_user ON ${table('subscriptions')} (rid, user_id)`,
     ...['messages', 'uploads', 'read_receipts'].map((name) => `CREATE INDEX ${name}_rid ON ${table(name)} (rid)`)
+  ],
+  // 3: every room-owned row, and every discussion, names a room that exists. Without these keys a
+  // message committed into a room while an erase of it is in flight outlives the room; with them
+  // the insert waits on the erase's row lock and then fails, or commits first and is erased too.
+  // NOT VALID: rows already orphaned in a database being upgraded stay and block nothing; every
+  // row written from now on is checked. The erase deletes children before rooms, as the keys need.
+  (table) => [
+    ...ROOM_KEYS.map(({ table: name, column }) =>
+      `ALTER TABLE ${table(name)} ADD CONSTRAINT ${name}_${column}_fkey FOREIGN KEY (${column}) REFERENCES ${table('rooms')} (_id) NOT VALID`)
   ]
 ]
 
@@ -107,6 +125,16 @@ function latest<T extends { _id: string, rid?: unknown }> (collection: keyof Dum
     }
   }
   return [...new Map(docs.map((doc) => [doc._id, doc])).values()]
+}
+
+/** A foreign key to `rooms` refusing an import, said in the dataset's terms; null for any other error. */
+function orphanRefused (err: unknown): Error | null {
+  const { code, constraint, detail } = err as { code?: unknown, constraint?: unknown, detail?: unknown }
+  const key = code === '23503' ? ROOM_KEYS.find(({ table, column }) => constraint === `${table}_${column}_fkey`) : undefined
+  if (key === undefined) return null
+  return new Error(
+    `PostgresStore: a document in '${key.collection}' names a room (${key.column}) that is neither in the store nor in this import; nothing was imported (${String(detail)})`,
+    { cause: err })
 }
 
 // A failed connection is dealt with where it fails (the query rejects, the pool drops it);
@@ -247,6 +275,8 @@ export class PostgresStore implements ImDeleteStore {
     })
     const table = this.#table
     await this.#driver.transaction(async (sql) => {
+      // COLLECTIONS lists rooms before what they hold: the foreign keys see a room imported in
+      // this same transaction (a discussion may come before its parent: one statement, checked at its end).
       for (const collection of Object.keys(COLLECTIONS) as Array<keyof Dump>) {
         await sql.query(this.#upsert(collection), [encode(rows[collection])])
       }
@@ -257,7 +287,7 @@ export class PostgresStore implements ImDeleteStore {
          SELECT user_id, hashed_token FROM jsonb_to_recordset($1::jsonb) AS r(user_id text, hashed_token text)
          ON CONFLICT DO NOTHING`,
         [encode(tokens)])
-    })
+    }).catch((err: unknown) => { throw orphanRefused(err) ?? err })
   }
 
   /** Every collection, each sorted by `_id`, read in one statement so it is one snapshot. */
@@ -312,16 +342,25 @@ export class PostgresStore implements ImDeleteStore {
       // Taken first: a concurrent erase of the same room waits here, then finds the room gone.
       const { rows: locked } = await sql.query(`SELECT 1 FROM ${table('rooms')} WHERE _id = $1 FOR UPDATE`, [roomId])
       if (locked.length === 0) return null
-      // The room, then its discussions breadth first; a prid cycle is walked once.
-      const { rows: tree } = await sql.query(
-        `WITH RECURSIVE tree (_id) AS (
-           SELECT _id FROM ${table('rooms')} WHERE _id = $1
-           UNION ALL
-           SELECT r._id FROM ${table('rooms')} r JOIN tree ON r.prid = tree._id
-         ) SEARCH BREADTH FIRST BY _id SET ord CYCLE _id SET cyclic USING path
-         SELECT _id FROM tree WHERE NOT cyclic ORDER BY ord`,
-        [roomId])
-      const roomIds = tree.map((row) => row._id as string)
+      // The room, then its discussions breadth first (a prid cycle is walked once), each locked:
+      // a row added to a locked room (its foreign key takes a share lock on the room) waits for
+      // this erase and then fails. A writer that got its share lock first is waited for, and
+      // what it committed (a new discussion too) is seen by the next walk: walk until nothing new.
+      let roomIds: string[] = []
+      for (;;) {
+        const { rows: tree } = await sql.query(
+          `WITH RECURSIVE tree (_id) AS (
+             SELECT _id FROM ${table('rooms')} WHERE _id = $1
+             UNION ALL
+             SELECT r._id FROM ${table('rooms')} r JOIN tree ON r.prid = tree._id
+           ) SEARCH BREADTH FIRST BY _id SET ord CYCLE _id SET cyclic USING path
+           SELECT r._id FROM tree JOIN ${table('rooms')} r ON r._id = tree._id WHERE NOT tree.cyclic
+           ORDER BY tree.ord FOR UPDATE OF r`,
+          [roomId])
+        const walked = tree.map((row) => row._id as string)
+        if (walked.join('\u0000') === roomIds.join('\u0000')) break
+        roomIds = walked
+      }
       // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms.
       const { rows: uploads } = await sql.query(
         `WITH gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) RETURNING _id, doc)

@@ -107,3 +107,14 @@ export function captureLogs (level = 'info'): { logger: { level: string, stream:
   })
   return { logger: { level, stream }, lines, raw }
 }
+
+/**
+ * What a store loaded with `dataset` must hold once `roomIds` are erased, computed on the
+ * memory store (the conformance suite makes every store agree with it). Passed through JSON,
+ * which drops keys holding undefined as a database does: for datasets without Dates.
+ */
+export async function expectedAfter (dataset: Dataset, ...roomIds: string[]): Promise<Dump> {
+  const model = new MemoryStore(dataset)
+  for (const roomId of roomIds) await model.eraseRoom(roomId)
+  return JSON.parse(JSON.stringify(await model.dump()))
+}

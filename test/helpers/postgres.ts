@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { PostgresStore } from '../../index.js'
@@ -127,4 +128,27 @@ export async function backends (t: Tap): Promise<Backend[]> {
   const pooled = backend('PGlite through a pg pool', { pool }, async (text, params) => await pool.query(text, params))
   const real = await server(t)
   return real === null ? [embedded, pooled] : [embedded, pooled, real]
+}
+
+/**
+ * The session waiting on a lock that the backend `holder` holds, once there is one: how a test
+ * knows a racing statement has reached the point it means to race. Polls for at most ~10 s,
+ * then resolves to undefined (the test's assertions on it fail; nothing hangs).
+ */
+export async function blockedBy (query: Backend['query'], holder: number): Promise<{ pid: number, query: string } | undefined> {
+  for (let tries = 0; tries < 1000; tries++) {
+    const { rows } = await query('SELECT pid, query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holder])
+    if (rows.length > 0) return rows[0]
+    await sleep(10)
+  }
+  return undefined
+}
+
+/** Another session on the server, in a transaction of its own (rolled back at the end of the test). */
+export async function session (t: Tap, real: Backend): Promise<{ client: pg.PoolClient, pid: number }> {
+  const client = await (real.options as { pool: pg.Pool }).pool.connect()
+  t.teardown(async () => { await client.query('ROLLBACK').catch(() => {}); client.release() })
+  const { rows: [{ pid }] } = await client.query('SELECT pg_backend_pid() AS pid')
+  await client.query('BEGIN')
+  return { client, pid }
 }

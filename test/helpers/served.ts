@@ -1,0 +1,51 @@
+import type { Test } from 'tap'
+import type { AfterEraseContext, Dataset, Dump, PostgresStore, Upload } from '../../index.js'
+import { build, captureLogs } from './app.js'
+import { serve } from './http.js'
+import type { Backend } from './postgres.js'
+
+export interface Served {
+  base: string
+  schema: string
+  /** The store the server uses. */
+  store: PostgresStore
+  /** Everything in the schema, read through the backend's own connections (not the server's). */
+  dump: () => Promise<Dump>
+  /** What the after-erase hook and the file store saw: complete once `close()` has resolved. */
+  erased: AfterEraseContext[]
+  removedFiles: string[]
+  logs: Array<Record<string, any>>
+  close: () => Promise<void>
+}
+
+export interface ServedOptions {
+  /** Stop the schema at this version. */
+  version?: number
+  /** The server's store on the schema (closed at teardown); default: a store on the backend's connections. */
+  store?: (schema: string) => PostgresStore
+}
+
+/**
+ * The plugin listening on 127.0.0.1 (default rate limit, file store and after-erase hook
+ * recorded, logs captured) over a fresh schema of `backend` holding `dataset`.
+ */
+export async function served (t: Test, backend: Backend, dataset: Dataset, options: ServedOptions = {}): Promise<Served> {
+  const { store: loader, schema, teardown } = await backend.fresh(false)
+  t.teardown(teardown)
+  await loader.migrate({ to: options.version })
+  await loader.import(dataset)
+  const store = options.store?.(schema) ?? loader
+  t.teardown(async () => { await store.close() })
+  const erased: AfterEraseContext[] = []
+  const removedFiles: string[] = []
+  const { logger, lines } = captureLogs()
+  const { app } = await build({
+    store,
+    fastify: { logger },
+    rateLimit: {},
+    onAfterErase: (context) => { erased.push(context) },
+    fileStore: { remove: (upload: Upload) => { removedFiles.push(upload._id) } }
+  })
+  const base = await serve(t, app)
+  return { base, schema, store, dump: async () => await loader.dump(), erased, removedFiles, logs: lines, close: async () => { await app.close() } }
+}
