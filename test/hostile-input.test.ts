@@ -394,15 +394,18 @@ const world: fc.Arbitrary<Required<Dataset>> = fc.record({
   content: fc.array(fc.tuple(fc.constantFrom('messages', 'uploads', 'readReceipts'), fc.constantFrom(...ALL_ROOMS)), { maxLength: 10 })
 }).map(({ rooms, subscriptions, content }) => {
   const data = fixture()
+  // Stores refuse documents naming a room that does not exist (no orphans): name only real ones.
+  const exists = new Set([...ROOM_IDS, ...EXTRA_ROOMS.slice(0, rooms.length)])
   rooms.forEach(({ t: type, uids, prid, federated }, i) => {
-    data.rooms.push({ _id: EXTRA_ROOMS[i], t: type, uids, usernames: uids, ...(prid === undefined ? {} : { prid }), ...(federated ? { federated } : {}) })
+    data.rooms.push({ _id: EXTRA_ROOMS[i], t: type, uids, usernames: uids, ...(prid === undefined || !exists.has(prid) ? {} : { prid }), ...(federated ? { federated } : {}) })
   })
-  for (const { rid, uid, roles } of subscriptions) {
+  for (const { rid, uid, roles } of subscriptions.filter((sub) => exists.has(sub.rid))) {
     // The fixture already subscribes some of these pairs; the generated one then replaces it.
     data.subscriptions = data.subscriptions.filter((sub) => !(sub.rid === rid && sub.u._id === uid))
     data.subscriptions.push({ _id: `xs-${rid}-${uid}`, rid, u: { _id: uid, username: uid }, t: 'd', roles })
   }
   content.forEach(([collection, rid], i) => {
+    if (!exists.has(rid)) return
     const doc = { _id: `x-${collection}-${i}`, rid, messageId: 'm', userId: 'alice' }
     ;(data[collection as 'readReceipts'] as unknown[]).push(doc)
   })
