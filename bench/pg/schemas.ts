@@ -63,8 +63,9 @@ export async function analyze (pool: pg.Pool, schema: string): Promise<void> {
  */
 export async function copySchema (pool: pg.Pool, owner: LayoutOwner, template: string, schema: string): Promise<void> {
   await freshSchema(pool, owner, schema)
-  // Parents first: a table another references must be filled before it.
-  const ordered = (await tables(pool, template)).sort((a, b) => Number(a === 'login_tokens') - Number(b === 'login_tokens'))
+  // Parents first: a table another references (users, rooms: foreign keys) must be filled before it.
+  const rank = (table: string): number => ['users', 'rooms'].includes(table) ? 0 : 1
+  const ordered = (await tables(pool, template)).sort((a, b) => rank(a) - rank(b))
   for (const table of ordered) {
     await pool.query(`INSERT INTO ${q(schema, table)} SELECT * FROM ${q(template, table)} ON CONFLICT DO NOTHING`)
   }
