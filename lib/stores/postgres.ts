@@ -339,11 +339,9 @@ export class PostgresStore implements ImDeleteStore {
       return rows[0].n
     }
     return await this.#driver.transaction(async (sql) => {
-      // Taken first: a concurrent erase of the same room waits here, then finds the room gone.
-      const { rows: locked } = await sql.query(`SELECT 1 FROM ${table('rooms')} WHERE _id = $1 FOR UPDATE`, [roomId])
-      if (locked.length === 0) return null
-      // The room, then its discussions breadth first (a prid cycle is walked once), each locked:
-      // a row added to a locked room (its foreign key takes a share lock on the room) waits for
+      // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
+      // A concurrent erase of the same room waits on the room's lock, then walks nothing: null.
+      // A row added to a locked room (its foreign key takes a share lock on the room) waits for
       // this erase and then fails. A writer that got its share lock first is waited for, and
       // what it committed (a new discussion too) is seen by the next walk: walk until nothing new.
       let roomIds: string[] = []
@@ -358,6 +356,7 @@ export class PostgresStore implements ImDeleteStore {
            ORDER BY tree.ord FOR UPDATE OF r`,
           [roomId])
         const walked = tree.map((row) => row._id as string)
+        if (walked.length === 0) return null
         if (walked.join('\u0000') === roomIds.join('\u0000')) break
         roomIds = walked
       }
