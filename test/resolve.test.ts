@@ -74,6 +74,16 @@ t.test('a DM that does not exist yet: answered as Rocket.Chat would, nothing cre
   t.equal(await del(strict.app, 'admin', { username: 'bot' }), BODIES.success, 'view-room-administration still reaches it')
 })
 
+t.test("one's own username without a self-DM: nothing to erase, answered as Rocket.Chat would", async (t) => {
+  const { app, store } = await build({ permissions: { 'delete-d': ['admin', 'user'] } })
+  const before = await store.dump()
+  t.notOk(before.rooms.some((room) => room.t === 'd' && room.uids?.length === 1 && room.uids[0] === 'bob'), 'bob has no self-DM')
+  t.equal(await del(app, 'bob', { username: '@bob' }), BODIES.success)
+  t.same(await store.dump(), before, 'nothing created, nothing erased')
+  const strict = await build()
+  t.equal(await del(strict.app, 'bob', { username: 'bob' }), BODIES.eraseNotAllowed, 'without delete-d: not allowed, with details')
+})
+
 t.test('the DM found by username goes through the same checks', async (t) => {
   const { app, store } = await build()
   const before = await store.dump()
