@@ -55,14 +55,41 @@ function plainCopy (value: unknown, depth: number): unknown {
 }
 const byId = (a: { _id: string }, b: { _id: string }): number => Number(a._id > b._id) - Number(a._id < b._id)
 
-function keyOf (uids: readonly string[]): string {
-  return directRoomKey(uids).join('\u0000')
-}
-
 function requireId (collection: string, doc: unknown): void {
   if (doc === null || typeof doc !== 'object' || typeof (doc as { _id?: unknown })._id !== 'string') {
     throw new TypeError(`MemoryStore: every document in '${collection}' needs a string _id`)
   }
+}
+
+/** A user with the hashes of its login tokens as bytes, ready for a constant-time comparison. */
+interface UserEntry {
+  user: User
+  tokens: Buffer[]
+}
+
+/**
+ * A room with everything that belongs to it: one lookup by id reaches all an erase removes.
+ * The entry outlives an import that replaces the room document, so its documents and
+ * discussions stay with it.
+ */
+interface RoomEntry {
+  room: Room
+  /** Its key in the DM index, when it is a DM with member ids. */
+  directKey: string | null
+  /** The room it is a discussion of, as linked in the discussion index. */
+  parent: string | null
+  owned: Record<RoomOwned, Map<string, RoomOwnedDoc> | undefined>
+  /** Its discussions' ids. */
+  children: Set<string> | undefined
+}
+
+function tokensOf (user: User): Buffer[] {
+  const held = user.services?.resume?.loginTokens
+  return Array.isArray(held) ? held.map((token) => Buffer.from(String(token?.hashedToken))) : []
+}
+
+function directKeyOf (room: Room): string | null {
+  return room.t === 'd' && Array.isArray(room.uids) ? directRoomKey(room.uids).join('\u0000') : null
 }
 
 /**
@@ -70,21 +97,13 @@ function requireId (collection: string, doc: unknown): void {
  * single-process deployments with their own persistence. Every erase is all or nothing.
  */
 export class MemoryStore implements ImDeleteStore {
-  #users = new Map<string, User>()
-  #usersByUsername = new Map<string, User>()
-  #rooms = new Map<string, Room>()
+  #users = new Map<string, UserEntry>()
+  #usersByUsername = new Map<string, UserEntry>()
+  #rooms = new Map<string, RoomEntry>()
   /** DM ids by member set, in the order stored: imported data can hold two DMs with one member set. */
   #directRooms = new Map<string, Set<string>>()
-  #discussions = new Map<string, Set<string>>()
-  #owned: Record<RoomOwned, Map<string, Map<string, RoomOwnedDoc>>> = {
-    uploads: new Map(),
-    messages: new Map(),
-    subscriptions: new Map(),
-    readReceipts: new Map()
-  }
-
   /** Where each room-owned document lives, so an import can replace it by `_id`. */
-  #roomOf: Record<RoomOwned, Map<string, string>> = {
+  #roomOf: Record<RoomOwned, Map<string, RoomEntry>> = {
     uploads: new Map(),
     messages: new Map(),
     subscriptions: new Map(),
@@ -102,11 +121,12 @@ export class MemoryStore implements ImDeleteStore {
 
   /** A copy of everything, each collection sorted by `_id`. */
   async dump (): Promise<Dump> {
+    const entries = [...this.#rooms.values()]
     const owned = (name: RoomOwned): any[] =>
-      [...this.#owned[name].values()].flatMap((docs) => [...docs.values()]).map(copy).sort(byId)
+      entries.flatMap((entry) => [...entry.owned[name]?.values() ?? []]).map(copy).sort(byId)
     return {
-      users: [...this.#users.values()].map(copy).sort(byId),
-      rooms: [...this.#rooms.values()].map(copy).sort(byId),
+      users: [...this.#users.values()].map((entry) => copy(entry.user)).sort(byId),
+      rooms: entries.map((entry) => copy(entry.room)).sort(byId),
       subscriptions: owned('subscriptions'),
       messages: owned('messages'),
       uploads: owned('uploads'),
@@ -115,43 +135,43 @@ export class MemoryStore implements ImDeleteStore {
   }
 
   async findUserByLoginToken (userId: string, hashedToken: string): Promise<User | null> {
-    const user = this.#users.get(userId)
+    const entry = this.#users.get(userId)
+    if (entry === undefined) return null
     const wanted = Buffer.from(hashedToken)
-    const held = user?.services?.resume?.loginTokens ?? []
     let found = false
-    for (const token of held) {
-      const candidate = Buffer.from(String(token.hashedToken))
+    for (const candidate of entry.tokens) {
       // Length is public (every hash has the same one); the content is compared in constant time.
       if (candidate.length === wanted.length && timingSafeEqual(candidate, wanted)) found = true
     }
-    return found ? copy(user as User) : null
+    return found ? copy(entry.user) : null
   }
 
   async findUserByUsername (username: string): Promise<User | null> {
-    const user = this.#usersByUsername.get(username)
-    return user === undefined ? null : copy(user)
+    const entry = this.#usersByUsername.get(username)
+    return entry === undefined ? null : copy(entry.user)
   }
 
   async findRoomById (roomId: string): Promise<Room | null> {
-    const room = this.#rooms.get(roomId)
-    return room === undefined ? null : copy(room)
+    const entry = this.#rooms.get(roomId)
+    return entry === undefined ? null : copy(entry.room)
   }
 
   async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
-    const [roomId] = this.#directRooms.get(keyOf(uids)) ?? []
+    const [roomId] = this.#directRooms.get(directRoomKey(uids).join('\u0000')) ?? []
     return roomId === undefined ? null : this.findRoomById(roomId)
   }
 
   async findSubscription (roomId: string, userId: string): Promise<Subscription | null> {
-    for (const sub of (this.#owned.subscriptions.get(roomId)?.values() ?? []) as Iterable<Subscription>) {
+    for (const sub of (this.#rooms.get(roomId)?.owned.subscriptions?.values() ?? []) as Iterable<Subscription>) {
       if (sub.u?._id === userId) return copy(sub)
     }
     return null
   }
 
   async eraseRoom (roomId: string): Promise<EraseResult | null> {
-    if (!this.#rooms.has(roomId)) return null
-    const roomIds = this.#withDiscussions(roomId)
+    const entry = this.#rooms.get(roomId)
+    if (entry === undefined) return null
+    const roomIds = this.#withDiscussions(roomId, entry)
     const undo: UndoLog = []
     const removed = {} as Record<EraseCollection, Array<Room | RoomOwnedDoc>>
     try {
@@ -180,34 +200,41 @@ export class MemoryStore implements ImDeleteStore {
    * inject faults in tests); a throw, even after some changes, rolls the whole erase back.
    */
   protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): Array<Room | RoomOwnedDoc> {
+    // Every room of an erase is there until this step: rooms go last.
+    const entries = roomIds.map((id) => this.#rooms.get(id) as RoomEntry)
     if (collection === 'rooms') {
-      return roomIds.map((id) => {
-        const room = this.#rooms.get(id) as Room
-        this.#removeRoom(room)
-        undo.push(() => this.#addRoom(room))
-        return room
+      // Discussions before the rooms they belong to: each leaves its parent's index while that is
+      // still there, and the undo, newest first, puts every parent back before its discussions.
+      for (const entry of [...entries].reverse()) {
+        this.#unlink(entry)
+        undo.push(() => this.#link(entry))
+      }
+      return entries.map((entry) => entry.room)
+    }
+    const removed: RoomOwnedDoc[] = []
+    for (const entry of entries) {
+      const docs = entry.owned[collection]
+      if (docs === undefined) continue
+      const roomOf = this.#roomOf[collection]
+      entry.owned[collection] = undefined
+      for (const [docId, doc] of docs) {
+        roomOf.delete(docId)
+        removed.push(doc)
+      }
+      undo.push(() => {
+        entry.owned[collection] = docs
+        for (const docId of docs.keys()) roomOf.set(docId, entry)
       })
     }
-    const byRoom = this.#owned[collection]
-    const roomOf = this.#roomOf[collection]
-    return roomIds.flatMap((id) => {
-      const docs = byRoom.get(id)
-      if (docs === undefined) return []
-      byRoom.delete(id)
-      for (const docId of docs.keys()) roomOf.delete(docId)
-      undo.push(() => {
-        byRoom.set(id, docs)
-        for (const docId of docs.keys()) roomOf.set(docId, id)
-      })
-      return [...docs.values()]
-    })
+    return removed
   }
 
   /** The room and, breadth first, every discussion below it. */
-  #withDiscussions (roomId: string): string[] {
+  #withDiscussions (roomId: string, entry: RoomEntry): string[] {
+    if (entry.children === undefined) return [roomId]
     const ids = [roomId]
     for (let i = 0; i < ids.length; i++) {
-      for (const child of this.#discussions.get(ids[i]) ?? []) {
+      for (const child of this.#rooms.get(ids[i])?.children ?? []) {
         if (!ids.includes(child)) ids.push(child)
       }
     }
@@ -244,53 +271,69 @@ export class MemoryStore implements ImDeleteStore {
     this.#check(dataset)
     for (const user of dataset.users ?? []) {
       const previous = this.#users.get(user._id)
-      if (previous?.username !== undefined) this.#usersByUsername.delete(previous.username)
+      if (previous?.user.username !== undefined) this.#usersByUsername.delete(previous.user.username)
       const stored = copy(user)
-      this.#users.set(stored._id, stored)
-      if (typeof stored.username === 'string') this.#usersByUsername.set(stored.username, stored)
+      const entry: UserEntry = { user: stored, tokens: tokensOf(stored) }
+      this.#users.set(stored._id, entry)
+      if (typeof stored.username === 'string') this.#usersByUsername.set(stored.username, entry)
     }
+    // All rooms first, then their links: a discussion may come before the room it belongs to.
+    const loaded: RoomEntry[] = []
     for (const room of dataset.rooms ?? []) {
-      const previous = this.#rooms.get(room._id)
-      if (previous !== undefined) this.#removeRoom(previous)
-      this.#addRoom(copy(room))
+      const stored = copy(room)
+      const previous = this.#rooms.get(stored._id)
+      if (previous !== undefined) this.#unlink(previous)
+      const entry = previous ?? { room: stored, directKey: null, parent: null, owned: { uploads: undefined, messages: undefined, subscriptions: undefined, readReceipts: undefined }, children: undefined }
+      entry.room = stored
+      this.#rooms.set(stored._id, entry)
+      loaded.push(entry)
     }
+    for (const entry of loaded) this.#link(entry)
     for (const name of OWNED) {
+      const roomOf = this.#roomOf[name]
       for (const doc of dataset[name] ?? []) {
-        const previousRoom = this.#roomOf[name].get(doc._id)
-        if (previousRoom !== undefined) this.#owned[name].get(previousRoom)?.delete(doc._id)
-        this.#roomOf[name].set(doc._id, doc.rid)
-        let docs = this.#owned[name].get(doc.rid)
-        if (docs === undefined) this.#owned[name].set(doc.rid, docs = new Map())
+        roomOf.get(doc._id)?.owned[name]?.delete(doc._id)
+        const entry = this.#rooms.get(doc.rid) as RoomEntry
+        roomOf.set(doc._id, entry)
+        let docs = entry.owned[name]
+        if (docs === undefined) entry.owned[name] = docs = new Map()
         docs.set(doc._id, copy(doc))
       }
     }
   }
 
-  #addRoom (room: Room): void {
-    this.#rooms.set(room._id, room)
-    if (room.t === 'd' && Array.isArray(room.uids)) {
-      const key = keyOf(room.uids)
-      let ids = this.#directRooms.get(key)
-      if (ids === undefined) this.#directRooms.set(key, ids = new Set())
+  /** Puts a room in the indexes: by id, as a DM by its member set, as a discussion of its parent. */
+  #link (entry: RoomEntry): void {
+    const { room } = entry
+    this.#rooms.set(room._id, entry)
+    entry.directKey = directKeyOf(room)
+    if (entry.directKey !== null) {
+      let ids = this.#directRooms.get(entry.directKey)
+      if (ids === undefined) this.#directRooms.set(entry.directKey, ids = new Set())
       ids.add(room._id)
     }
-    if (typeof room.prid === 'string') {
-      let children = this.#discussions.get(room.prid)
-      if (children === undefined) this.#discussions.set(room.prid, children = new Set())
-      children.add(room._id)
-    }
+    entry.parent = typeof room.prid === 'string' ? room.prid : null
+    // The parent is in the store (an import checks it), but for one case: undoing the erase of a
+    // discussion cycle (bad data), where a parent unlinked before this room still lists it.
+    const parent = entry.parent === null ? undefined : this.#rooms.get(entry.parent)
+    if (parent !== undefined) (parent.children ??= new Set()).add(room._id)
   }
 
-  #removeRoom (room: Room): void {
+  /** Takes a room out of every index #link put it in. */
+  #unlink (entry: RoomEntry): void {
+    const { room, directKey, parent } = entry
     this.#rooms.delete(room._id)
-    if (room.t === 'd' && Array.isArray(room.uids)) {
-      const key = keyOf(room.uids)
-      const ids = this.#directRooms.get(key)
-      ids?.delete(room._id)
-      if (ids?.size === 0) this.#directRooms.delete(key)
+    if (directKey !== null) {
+      const ids = this.#directRooms.get(directKey) as Set<string>
+      ids.delete(room._id)
+      if (ids.size === 0) this.#directRooms.delete(directKey)
     }
-    const siblings = typeof room.prid === 'string' ? this.#discussions.get(room.prid) : undefined
-    siblings?.delete(room._id)
-    if (siblings?.size === 0) this.#discussions.delete(room.prid as string)
+    entry.directKey = null
+    entry.parent = null
+    // An erase unlinks discussions before their parent, so the parent is gone first only in a cycle.
+    const parentEntry = parent === null ? undefined : this.#rooms.get(parent)
+    if (parentEntry?.children === undefined) return
+    parentEntry.children.delete(room._id)
+    if (parentEntry.children.size === 0) parentEntry.children = undefined
   }
 }
