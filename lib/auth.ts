@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { ImDeleteStore } from './store.js'
 import type { Caller } from './types.js'
 
 /** Rocket.Chat's login-token hash: base64 of the token's SHA-256. */
 export function hashLoginToken (token: string): string {
-  return createHash('sha256').update(token).digest('base64')
+  return hash('sha256', token, 'base64')
 }
 
 /** Resolves the caller of a request, or null when it is not authenticated. */
