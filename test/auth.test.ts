@@ -1,5 +1,5 @@
 import t from 'tap'
-import { hashLoginToken, type Caller } from '../index.js'
+import { errors, hashLoginToken, type Caller } from '../index.js'
 import { BODIES, DM_DELETE, IM_DELETE, build } from './helpers/app.js'
 import { TOKENS, authHeaders } from './helpers/fixture.js'
 
@@ -77,6 +77,14 @@ t.test('a custom authenticate hook, sync or async, replaces the default', async 
     const denied = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('admin'), payload: { roomId: 'adminbob' } })
     t.equal(denied.body, BODIES.unauthorized, `${mode}: the default check is gone`)
   }
+})
+
+t.test('a custom authenticate hook may also refuse by throwing errors.UnauthorizedError: the same 401', async (t) => {
+  const refuse = async (): Promise<Caller> => { throw new errors.UnauthorizedError() }
+  const { app } = await build({ authenticate: refuse })
+  const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('admin'), payload: { roomId: 'alicebob' } })
+  t.equal(res.statusCode, 401)
+  t.equal(res.body, BODIES.unauthorized)
 })
 
 t.test('what a custom authenticate hook returns is checked', async (t) => {

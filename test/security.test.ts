@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import fc from 'fast-check'
 import t from 'tap'
-import { ERASE_ORDER, hashLoginToken } from '../index.js'
+import { ERASE_ORDER, errors, hashLoginToken } from '../index.js'
 import { STORE_METHODS } from '../lib/store.js'
 import { BODIES, BreakingMemoryStore, DM_DELETE, IM_DELETE, build, captureLogs, faulty, intercepted } from './helpers/app.js'
 import { TOKENS, authHeaders, fixture } from './helpers/fixture.js'
@@ -27,6 +27,7 @@ t.test('store errors that used to leak or crash the error handler: a 500 that sa
     ['an error carrying validation results', { kind: 'error', message: LEAKY_MESSAGES[0], validation: [{ message: LEAKY_MESSAGES[0] }], frozen: false }],
     ['a frozen error', { kind: 'error', message: LEAKY_MESSAGES[2], frozen: true }],
     ['an error whose message throws when read', { kind: 'getter', message: LEAKY_MESSAGES[3], property: 'message' }],
+    ['an error whose constructor throws when read', { kind: 'getter', message: LEAKY_MESSAGES[3], property: 'constructor' }],
     ['null', { kind: 'value', value: null }],
     ['undefined', { kind: 'value', value: undefined }]
   ]
@@ -39,6 +40,18 @@ t.test('store errors that used to leak or crash the error handler: a 500 that sa
     t.equal(res.statusCode, 500, name)
     t.equal(res.body, BODIES.internal, name)
     t.match(logs.lines.filter((line) => line.level >= 50), [{ msg: 'im.delete: request failed', reqId: String }], `${name}: logged once`)
+  }
+})
+
+t.test('an error posing as one of ours (its own constructor names our class) is still a 500', async (t) => {
+  for (const ErrorClass of [errors.InvalidChannelError, errors.UnauthorizedError, errors.InvalidParamsError]) {
+    const posing = Object.assign(new Error(LEAKY_MESSAGES[0]), { constructor: ErrorClass, statusCode: 400 })
+    const store = faulty(new BreakingMemoryStore(fixture()), { findRoomById: () => { throw posing } })
+    const { app } = await build({ store })
+    const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'adminbob' } })
+    const posed = new ErrorClass().code
+    t.equal(res.statusCode, 500, posed)
+    t.equal(res.body, BODIES.internal, posed)
   }
 })
 

@@ -30,7 +30,7 @@ export const LEAKY_MESSAGES = [
  */
 export type Failure =
   | { kind: 'error', message: string, code?: unknown, statusCode?: unknown, validation?: unknown, frozen: boolean }
-  | { kind: 'getter', message: string, property: 'code' | 'message' | 'statusCode' | 'stack' }
+  | { kind: 'getter', message: string, property: 'code' | 'message' | 'statusCode' | 'stack' | 'constructor' }
   | { kind: 'value', value: unknown }
 
 export const failure: fc.Arbitrary<Failure> = fc.oneof(
@@ -49,7 +49,7 @@ export const failure: fc.Arbitrary<Failure> = fc.oneof(
   fc.record({
     kind: fc.constant('getter' as const),
     message: fc.constantFrom(...LEAKY_MESSAGES),
-    property: fc.constantFrom('code' as const, 'message' as const, 'statusCode' as const, 'stack' as const)
+    property: fc.constantFrom('code' as const, 'message' as const, 'statusCode' as const, 'stack' as const, 'constructor' as const)
   }),
   fc.record({
     kind: fc.constant('value' as const),
