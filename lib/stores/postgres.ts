@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { directRoomKey, type ImDeleteStore } from '../store.js'
-import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../types.js'
+import type { Dataset, Dump, EraseResult, Room, Subscription, Upload, User } from '../types.js'
 
 /** The one thing the store asks of a driver: pg's pool, a pg client and PGlite all answer it. */
 interface Sql {
@@ -332,12 +332,6 @@ export class PostgresStore implements ImDeleteStore {
 
   async eraseRoom (roomId: string): Promise<EraseResult | null> {
     const table = this.#table
-    const deleted = async (sql: Sql, name: string, roomIds: string[]): Promise<number> => {
-      const { rows } = await sql.query(
-        `WITH gone AS (DELETE FROM ${table(name)} WHERE rid = ANY($1::text[]) RETURNING 1) SELECT count(*)::int AS n FROM gone`,
-        [roomIds])
-      return rows[0].n
-    }
     return await this.#driver.transaction(async (sql) => {
       // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
       // A concurrent erase of the same room waits on the room's lock, then walks nothing: null.
@@ -360,22 +354,26 @@ export class PostgresStore implements ImDeleteStore {
         if (walked.join('\u0000') === roomIds.join('\u0000')) break
         roomIds = walked
       }
-      // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms.
-      const { rows: uploads } = await sql.query(
-        `WITH gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) RETURNING _id, doc)
-         SELECT doc::text AS doc FROM gone ORDER BY _id`,
+      // Everything in one statement, one round trip: the foreign keys (NO ACTION) are checked at
+      // its end, when the rooms and all that named them are gone together.
+      const { rows: [gone] } = await sql.query(
+        `WITH uploads AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) RETURNING _id, doc),
+           messages AS (DELETE FROM ${table('messages')} WHERE rid = ANY($1::text[]) RETURNING 1),
+           subscriptions AS (DELETE FROM ${table('subscriptions')} WHERE rid = ANY($1::text[]) RETURNING 1),
+           read_receipts AS (DELETE FROM ${table('read_receipts')} WHERE rid = ANY($1::text[]) RETURNING 1),
+           rooms AS (DELETE FROM ${table('rooms')} WHERE _id = ANY($1::text[]) RETURNING _id, doc)
+         SELECT (SELECT count(*) FROM messages)::int AS messages,
+           (SELECT count(*) FROM subscriptions)::int AS subscriptions,
+           (SELECT count(*) FROM read_receipts)::int AS read_receipts,
+           (SELECT coalesce(jsonb_agg(doc ORDER BY _id), '[]') FROM uploads)::text AS uploads,
+           (SELECT coalesce(jsonb_agg(doc ORDER BY array_position($1::text[], _id)), '[]') FROM rooms)::text AS rooms`,
         [roomIds])
-      const messages = await deleted(sql, 'messages', roomIds)
-      const subscriptions = await deleted(sql, 'subscriptions', roomIds)
-      const readReceipts = await deleted(sql, 'read_receipts', roomIds)
-      const { rows: rooms } = await sql.query(
-        `WITH gone AS (DELETE FROM ${table('rooms')} WHERE _id = ANY($1::text[]) RETURNING _id, doc)
-         SELECT doc::text AS doc FROM gone ORDER BY array_position($1::text[], _id)`,
-        [roomIds])
+      const rooms: Room[] = decode(gone.rooms)
+      const uploads: Upload[] = decode(gone.uploads)
       return {
-        rooms: rooms.map((row) => decode(row.doc)),
-        uploads: uploads.map((row) => decode(row.doc)),
-        removed: { messages, subscriptions, uploads: uploads.length, readReceipts, discussions: rooms.length - 1 }
+        rooms,
+        uploads,
+        removed: { messages: gone.messages, subscriptions: gone.subscriptions, uploads: uploads.length, readReceipts: gone.read_receipts, discussions: rooms.length - 1 }
       }
     })
   }
