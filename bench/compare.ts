@@ -35,7 +35,7 @@ const amount = Number(values.amount)
 const connections = Number(values.connections)
 const paths = values.paths.split(',').map((key) => {
   const found = PATHS.find((p) => p.key === key)
-  if (found === undefined) throw new Error(`bench/compare: unknown path ${key}`)
+  if (found === undefined || found.server !== 'plugin') throw new Error(`bench/compare: unknown path ${key} (a path on the memory store)`)
   return found
 })
 

@@ -1,7 +1,7 @@
 /**
  * CPU profile of the server under one path's load: where a missed target's time goes.
  *
- *   node --import tsx bench/profile.ts [success|unauthorized|invalidChannel] [--mode plugin|floor] [--requests N]
+ *   node --import tsx bench/profile.ts [success|unauthorized|invalidChannel|successNoopStore] [--mode plugin|floor] [--requests N]
  *
  * V8's CPU profiler (the one `node --cpu-prof` runs) samples the server child during the
  * measured run only; the `.cpuprofile` lands in bench/profiles/ (not committed) and its top
@@ -26,7 +26,7 @@ const { values, positionals } = parseArgs({
 })
 const path = PATHS.find((p) => p.key === (positionals[0] ?? 'success'))
 if (path === undefined) throw new Error(`bench/profile: the path is one of ${PATHS.map((p) => p.key).join(', ')}`)
-const mode = values.mode === 'floor' ? 'floor' : 'plugin'
+const mode = values.mode === 'floor' ? 'floor' : path.server
 const requests = Number(values.requests)
 const connections = Number(values.connections)
 

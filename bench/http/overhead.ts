@@ -82,10 +82,12 @@ export async function measureOverhead (settings: OverheadSettings, log: (line: s
   const perRun = (n: number): number => n + connections * 4
   const dmsSeeded = perRun(warmup) + rounds * perRun(amount)
   log(`http: seeding ${dmsSeeded} DMs in the plugin's memory store, starting the floor`)
-  const [plugin, floor] = [
+  const [plugin, floor, noop] = [
     await ServerChild.start({ mode: 'plugin', dms: dmsSeeded, messages }),
-    await ServerChild.start({ mode: 'floor', dms: 0, messages: 0 })
+    await ServerChild.start({ mode: 'floor', dms: 0, messages: 0 }),
+    await ServerChild.start({ mode: 'plugin-noop-store', dms: 0, messages: 0 })
   ]
+  const pluginFor = (path: PathSpec): ServerChild => path.server === 'plugin' ? plugin : noop
   let nextDm = 0
   const run = async (server: ServerChild, path: PathSpec, n: number, expected: number): Promise<RunFigures> => {
     const offset = nextDm
@@ -106,7 +108,7 @@ export async function measureOverhead (settings: OverheadSettings, log: (line: s
   try {
     for (const path of PATHS) {
       await run(floor, path, warmup, 200)
-      await run(plugin, path, warmup, path.status)
+      await run(pluginFor(path), path, warmup, path.status)
       const floorRuns: RunFigures[] = []
       const pluginRuns: RunFigures[] = []
       const ratios: number[] = []
@@ -115,7 +117,7 @@ export async function measureOverhead (settings: OverheadSettings, log: (line: s
         const order = r % 2 === 0 ? ['floor', 'plugin'] as const : ['plugin', 'floor'] as const
         const pair: Partial<Record<'floor' | 'plugin', RunFigures>> = {}
         for (const who of order) {
-          pair[who] = who === 'floor' ? await run(floor, path, amount, 200) : await run(plugin, path, amount, path.status)
+          pair[who] = who === 'floor' ? await run(floor, path, amount, 200) : await run(pluginFor(path), path, amount, path.status)
         }
         const { floor: f, plugin: p } = pair as Record<'floor' | 'plugin', RunFigures>
         floorRuns.push(f)
@@ -139,7 +141,7 @@ export async function measureOverhead (settings: OverheadSettings, log: (line: s
       })
     }
   } finally {
-    await Promise.all([plugin.close(), floor.close()])
+    await Promise.all([plugin.close(), floor.close(), noop.close()])
   }
   return {
     settings: { ...settings, dmsSeeded, rateLimit: false, logger: false },

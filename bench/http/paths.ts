@@ -7,8 +7,10 @@ const json = { 'content-type': 'application/json' }
 const admin = { ...json, 'x-user-id': ADMIN._id, 'x-auth-token': ADMIN.token }
 
 export interface PathSpec {
-  key: 'success' | 'unauthorized' | 'invalidChannel'
+  key: 'success' | 'unauthorized' | 'invalidChannel' | 'successNoopStore'
   label: string
+  /** The server the plugin side runs on. */
+  server: 'plugin' | 'plugin-noop-store'
   /** The status every plugin response must have; the floor always answers 200. */
   status: number
   /** Whether each request erases a DM (and so uses one up). */
@@ -17,11 +19,12 @@ export interface PathSpec {
   shape: (offset: number) => RequestShape
 }
 
-/** The three paths measured: the success path and the two rejections an attacker can drive. */
+/** The paths measured: the success path, the two rejections an attacker can drive, and the success path without storage work. */
 export const PATHS: readonly PathSpec[] = [
   {
     key: 'success',
     label: '200 success (erases a DM per request)',
+    server: 'plugin',
     status: 200,
     erases: true,
     shape: (offset) => ({ path: ROUTE, headers: admin, body: (n) => JSON.stringify({ roomId: dmId(offset + n) }) })
@@ -29,6 +32,7 @@ export const PATHS: readonly PathSpec[] = [
   {
     key: 'unauthorized',
     label: '401 wrong token (hashed, looked up)',
+    server: 'plugin',
     status: 401,
     erases: false,
     shape: (offset) => ({
@@ -40,8 +44,19 @@ export const PATHS: readonly PathSpec[] = [
   {
     key: 'invalidChannel',
     label: '400 invalid-channel (no such room)',
+    server: 'plugin',
     status: 400,
     erases: false,
     shape: (offset) => ({ path: ROUTE, headers: admin, body: (n) => JSON.stringify({ roomId: `no-such-room-${offset + n}` }) })
+  },
+  {
+    // Diagnostic, no target: the success path with the storage work taken out (the store answers
+    // from constants), so that the plugin's own cost shows apart from the memory store's.
+    key: 'successNoopStore',
+    label: '200 success on a no-op store (the plugin alone)',
+    server: 'plugin-noop-store',
+    status: 200,
+    erases: false,
+    shape: (offset) => ({ path: ROUTE, headers: admin, body: (n) => JSON.stringify({ roomId: dmId(offset + n) }) })
   }
 ]

@@ -2,13 +2,35 @@
  * The server under test, run by bench/support/child.ts in its own process (never import it).
  * `floor`: a bare Fastify route that parses the same JSON body and answers `{"success":true}`.
  * `plugin`: the plugin on a memory store seeded with the benchmark DMs, rate limiting off.
+ * `plugin-noop-store`: the plugin on a store that answers from constants, rate limiting off.
  */
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import Fastify from 'fastify'
-import imDeletePlugin, { MemoryStore } from '../../index.js'
+import imDeletePlugin, { MemoryStore, hashLoginToken, type ImDeleteStore } from '../../index.js'
 import type { FromChild, ServerConfig, ToChild } from '../support/child.js'
-import { httpDataset } from './dataset.js'
+import { ADMIN, httpDataset } from './dataset.js'
+
+/**
+ * A store that does no storage work: the admin (for the right token), one DM and its
+ * subscription whatever the id, an erase that removes nothing. Answers are constants the
+ * plugin only reads.
+ */
+function noopStore (): ImDeleteStore {
+  const user = { _id: ADMIN._id, username: ADMIN.username, roles: ['admin', 'user'] }
+  const hashed = hashLoginToken(ADMIN.token)
+  const room = { _id: 'noop', t: 'd', uids: [ADMIN._id, 'u0'], usernames: [ADMIN.username, 'user0'] }
+  const subscription = { _id: 'noop-s0', rid: room._id, t: 'd', u: { _id: ADMIN._id, username: ADMIN.username } }
+  const erased = { rooms: [room], uploads: [], removed: { messages: 0, subscriptions: 0, uploads: 0, readReceipts: 0, discussions: 0 } }
+  return {
+    findUserByLoginToken: async (userId, hashedToken) => userId === user._id && hashedToken === hashed ? user : null,
+    findUserByUsername: async () => null,
+    findRoomById: async () => room,
+    findDirectRoom: async () => null,
+    findSubscription: async () => subscription,
+    eraseRoom: async () => erased
+  }
+}
 
 const config = JSON.parse(process.argv[2] ?? '') as ServerConfig
 const send = (message: FromChild): void => { process.send?.(message) }
@@ -33,6 +55,8 @@ const app = Fastify({ logger: false })
 if (config.mode === 'floor') {
   const SUCCESS = JSON.stringify({ success: true })
   app.post('/api/v1/im.delete', async (_request, reply) => reply.type('application/json; charset=utf-8').send(SUCCESS))
+} else if (config.mode === 'plugin-noop-store') {
+  await app.register(imDeletePlugin, { store: noopStore(), rateLimit: false })
 } else {
   const store = new MemoryStore()
   // In slices, so that the dataset and its copy in the store never both sit in memory whole;

@@ -4,8 +4,12 @@ import { fileURLToPath } from 'node:url'
 
 /** What a server child is asked to run (its one command-line argument, as JSON). */
 export interface ServerConfig {
-  /** `floor`: a bare Fastify route answering `{"success":true}`; `plugin`: the plugin on a memory store. */
-  mode: 'floor' | 'plugin'
+  /**
+   * `floor`: a bare Fastify route answering `{"success":true}`; `plugin`: the plugin on a memory
+   * store; `plugin-noop-store`: the plugin on a store that answers from constants (the plugin's
+   * own cost, without any storage work).
+   */
+  mode: 'floor' | 'plugin' | 'plugin-noop-store'
   /** DMs seeded in the memory store (plugin mode). */
   dms: number
   /** Messages per DM. */
