@@ -1,11 +1,14 @@
 import pg from 'pg'
 import { directRoomKey, type ImDeleteStore } from '../store.js'
-import type { Dataset, Dump, EraseResult, Room, Subscription, Upload, User } from '../types.js'
+import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../types.js'
 
 /** The one thing the store asks of a driver: pg's pool, a pg client and PGlite all answer it. */
 interface Sql {
-  query (text: string, params?: unknown[]): Promise<{ rows: any[] }>
+  /** pg counts the rows a statement changed in `rowCount`, PGlite in `affectedRows`. */
+  query (text: string, params?: unknown[]): Promise<{ rows: any[], rowCount?: number | null, affectedRows?: number }>
 }
+
+const affected = (result: Awaited<ReturnType<Sql['query']>>): number => (result.rowCount ?? result.affectedRows) as number
 
 /**
  * The part of a `@electric-sql/pglite` instance the store uses, written out so that the
@@ -105,11 +108,14 @@ function encode (value: unknown): string {
   })
 }
 
+const reviveDate = (_key: string, value: any): unknown =>
+  value !== null && typeof value === 'object' && typeof value.$date === 'string' && Object.keys(value).length === 1
+    ? new Date(value.$date)
+    : value
+
 function decode (text: string): any {
-  return JSON.parse(text, (_key, value) =>
-    value !== null && typeof value === 'object' && typeof value.$date === 'string' && Object.keys(value).length === 1
-      ? new Date(value.$date)
-      : value)
+  // A reviver is called for every value: only a document that holds a date needs one.
+  return text.includes('"$date"') ? JSON.parse(text, reviveDate) : JSON.parse(text)
 }
 
 const stringOrNull = (value: unknown): string | null => typeof value === 'string' ? value : null
@@ -354,26 +360,25 @@ export class PostgresStore implements ImDeleteStore {
         if (walked.join('\u0000') === roomIds.join('\u0000')) break
         roomIds = walked
       }
-      // Everything in one statement, one round trip: the foreign keys (NO ACTION) are checked at
-      // its end, when the rooms and all that named them are gone together.
-      const { rows: [gone] } = await sql.query(
-        `WITH uploads AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) RETURNING _id, doc),
-           messages AS (DELETE FROM ${table('messages')} WHERE rid = ANY($1::text[]) RETURNING 1),
-           subscriptions AS (DELETE FROM ${table('subscriptions')} WHERE rid = ANY($1::text[]) RETURNING 1),
-           read_receipts AS (DELETE FROM ${table('read_receipts')} WHERE rid = ANY($1::text[]) RETURNING 1),
-           rooms AS (DELETE FROM ${table('rooms')} WHERE _id = ANY($1::text[]) RETURNING _id, doc)
-         SELECT (SELECT count(*) FROM messages)::int AS messages,
-           (SELECT count(*) FROM subscriptions)::int AS subscriptions,
-           (SELECT count(*) FROM read_receipts)::int AS read_receipts,
-           (SELECT coalesce(jsonb_agg(doc ORDER BY _id), '[]') FROM uploads)::text AS uploads,
-           (SELECT coalesce(jsonb_agg(doc ORDER BY array_position($1::text[], _id)), '[]') FROM rooms)::text AS rooms`,
+      // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms. Only
+      // the uploads' and rooms' documents come back; the rest is counted by the server, not returned.
+      const { rows: uploads } = await sql.query(
+        `WITH gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) RETURNING _id, doc)
+         SELECT doc::text AS doc FROM gone ORDER BY _id`,
         [roomIds])
-      const rooms: Room[] = decode(gone.rooms)
-      const uploads: Upload[] = decode(gone.uploads)
+      const deleted = async (name: string): Promise<number> =>
+        affected(await sql.query(`DELETE FROM ${table(name)} WHERE rid = ANY($1::text[])`, [roomIds]))
+      const messages = await deleted('messages')
+      const subscriptions = await deleted('subscriptions')
+      const readReceipts = await deleted('read_receipts')
+      const { rows: rooms } = await sql.query(
+        `WITH gone AS (DELETE FROM ${table('rooms')} WHERE _id = ANY($1::text[]) RETURNING _id, doc)
+         SELECT doc::text AS doc FROM gone ORDER BY array_position($1::text[], _id)`,
+        [roomIds])
       return {
-        rooms,
-        uploads,
-        removed: { messages: gone.messages, subscriptions: gone.subscriptions, uploads: uploads.length, readReceipts: gone.read_receipts, discussions: rooms.length - 1 }
+        rooms: rooms.map((row) => decode(row.doc)),
+        uploads: uploads.map((row) => decode(row.doc)),
+        removed: { messages, subscriptions, uploads: uploads.length, readReceipts, discussions: rooms.length - 1 }
       }
     })
   }
