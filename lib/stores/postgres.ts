@@ -4,11 +4,9 @@ import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../ty
 
 /** The one thing the store asks of a driver: pg's pool, a pg client and PGlite all answer it. */
 interface Sql {
-  /** pg counts the rows a statement changed in `rowCount`, PGlite in `affectedRows`. */
-  query (text: string, params?: unknown[]): Promise<{ rows: any[], rowCount?: number | null, affectedRows?: number }>
+  /** `rowCount`: the rows a statement changed (pg and PGlite both count them). */
+  query (text: string, params?: unknown[]): Promise<{ rows: any[], rowCount?: number | null }>
 }
-
-const affected = (result: Awaited<ReturnType<Sql['query']>>): number => (result.rowCount ?? result.affectedRows) as number
 
 /**
  * The part of a `@electric-sql/pglite` instance the store uses, written out so that the
@@ -367,7 +365,7 @@ export class PostgresStore implements ImDeleteStore {
          SELECT doc::text AS doc FROM gone ORDER BY _id`,
         [roomIds])
       const deleted = async (name: string): Promise<number> =>
-        affected(await sql.query(`DELETE FROM ${table(name)} WHERE rid = ANY($1::text[])`, [roomIds]))
+        (await sql.query(`DELETE FROM ${table(name)} WHERE rid = ANY($1::text[])`, [roomIds])).rowCount as number
       const messages = await deleted('messages')
       const subscriptions = await deleted('subscriptions')
       const readReceipts = await deleted('read_receipts')
