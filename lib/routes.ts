@@ -36,40 +36,14 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 
 interface WireShape { errorType: string, reason?: string, details?: { method: string } }
 
+type WireClass = new (...args: any[]) => FastifyError
+
+/** An answer as Rocket.Chat puts it on the wire. */
+interface WireAnswer { statusCode: number, body: string }
+
 const ERASE_ROOM = { method: 'eraseRoom' }
 
 const INVALID_PARAMS: WireShape = { errorType: 'invalid-params' }
-
-/**
- * Our errors → Rocket.Chat's `errorType`, with the `details` it sends. Matched by class: a
- * store's or hook's error may carry any `code`, `statusCode` or `validation`, and must still
- * be a 500 that says nothing.
- */
-type WireClass = new (...args: any[]) => FastifyError
-
-const WIRE = new Map<WireClass, WireShape>([
-  [TooManyRequestsError, { errorType: 'error-too-many-requests' }],
-  [InvalidParamsError, INVALID_PARAMS],
-  [InvalidChannelError, { errorType: 'invalid-channel', reason: '' }],
-  [NotAllowedError, { errorType: 'error-not-allowed' }],
-  [FederatedRoomError, { errorType: 'error-cannot-delete-federated-room', details: ERASE_ROOM }],
-  [EraseNotAllowedError, { errorType: 'error-not-allowed', details: ERASE_ROOM }],
-  [AppPreventedError, { errorType: 'error-app-prevented-deleting' }],
-  [InvalidRoomError, { errorType: 'error-invalid-room', details: ERASE_ROOM }]
-])
-
-/** Fastify's body errors (unparseable, empty, unsupported type, too large), by class likewise. */
-const BODY_ERRORS = Object.entries(errorCodes).filter(([code]) => code.startsWith('FST_ERR_CTP_')).map(([, type]) => type)
-
-const UNAUTHORIZED = new UnauthorizedError()
-const UNAUTHORIZED_BODY = JSON.stringify({
-  success: false,
-  status: 'error',
-  message: UNAUTHORIZED.message,
-  error: UNAUTHORIZED.message
-})
-const INTERNAL_BODY = JSON.stringify({ success: false, error: 'Internal server error' })
-const SUCCESS_BODY = JSON.stringify({ success: true })
 
 function failureBody (wire: WireShape, message: string): string {
   const reason = wire.reason ?? message
@@ -81,11 +55,38 @@ function failureBody (wire: WireShape, message: string): string {
   })
 }
 
-/** Each of our error classes with its wire shape and the body of its fixed message, built once. */
-const WIRE_BY_CLASS = new Map([...WIRE].map(([ErrorClass, wire]) => {
+/**
+ * Our errors → Rocket.Chat's `errorType`, with the `details` it sends, and the body of each
+ * class's fixed message built once. Matched by class: a store's or hook's error may carry any
+ * `code`, `statusCode` or `validation`, and must still be a 500 that says nothing.
+ */
+const WIRE = new Map(([
+  [TooManyRequestsError, { errorType: 'error-too-many-requests' }],
+  [InvalidParamsError, INVALID_PARAMS],
+  [InvalidChannelError, { errorType: 'invalid-channel', reason: '' }],
+  [NotAllowedError, { errorType: 'error-not-allowed' }],
+  [FederatedRoomError, { errorType: 'error-cannot-delete-federated-room', details: ERASE_ROOM }],
+  [EraseNotAllowedError, { errorType: 'error-not-allowed', details: ERASE_ROOM }],
+  [AppPreventedError, { errorType: 'error-app-prevented-deleting' }],
+  [InvalidRoomError, { errorType: 'error-invalid-room', details: ERASE_ROOM }]
+] satisfies Array<[WireClass, WireShape]>).map(([ErrorClass, wire]) => {
   const { statusCode, message } = new ErrorClass()
-  return [ErrorClass, { type: ErrorClass, wire, statusCode: statusCode as number, message, body: failureBody(wire, message) }]
+  return [ErrorClass as WireClass, { wire, statusCode: statusCode as number, message, body: failureBody(wire, message) }]
 }))
+
+/** Fastify's body errors (unparseable, empty, unsupported type, too large), by class likewise. */
+const BODY_ERRORS = Object.entries(errorCodes).filter(([code]) => code.startsWith('FST_ERR_CTP_')).map(([, type]) => type)
+
+const UNAUTHORIZED_MESSAGE = new UnauthorizedError().message
+const UNAUTHORIZED: WireAnswer = {
+  statusCode: 401,
+  body: JSON.stringify({ success: false, status: 'error', message: UNAUTHORIZED_MESSAGE, error: UNAUTHORIZED_MESSAGE })
+}
+const INTERNAL: WireAnswer = { statusCode: 500, body: JSON.stringify({ success: false, error: 'Internal server error' }) }
+const SUCCESS_BODY = JSON.stringify({ success: true })
+
+const sendAnswer = (reply: FastifyReply, { statusCode, body }: WireAnswer): FastifyReply =>
+  reply.code(statusCode).type(JSON_TYPE).send(body)
 
 const acceptHeaders = (): boolean => true
 
@@ -93,8 +94,8 @@ const CALLER = Symbol('fastify-im-delete caller')
 type CallerRequest = FastifyRequest & { [CALLER]: Caller | null }
 
 /** Any error met on our routes, as Rocket.Chat would put it on the wire; null for a failure (500). */
-function toWire (err: unknown, request: FastifyRequest): { statusCode: number, body: string } | null {
-  if (err instanceof UnauthorizedError) return { statusCode: 401, body: UNAUTHORIZED_BODY }
+function toWire (err: unknown, request: FastifyRequest): WireAnswer | null {
+  if (err instanceof UnauthorizedError) return UNAUTHORIZED
   // The request stream's own error (`errored` is null until there is one, hence the null check):
   // the client hung up or broke the framing mid-body, which is no server failure.
   if (BODY_ERRORS.some((type) => err instanceof type) || (err !== null && err === request.raw.errored)) {
@@ -103,8 +104,9 @@ function toWire (err: unknown, request: FastifyRequest): { statusCode: number, b
   }
   // Looked up by its prototype's constructor (never by a property of the error, which may be
   // anything or throw), then confirmed by class.
-  const known = typeof err === 'object' && err !== null ? WIRE_BY_CLASS.get(Object.getPrototypeOf(err)?.constructor) : undefined
-  if (known !== undefined && err instanceof known.type) {
+  const ErrorClass = typeof err === 'object' && err !== null ? Object.getPrototypeOf(err)?.constructor : undefined
+  const known = WIRE.get(ErrorClass)
+  if (known !== undefined && err instanceof ErrorClass) {
     const { message } = err as FastifyError
     return { statusCode: known.statusCode, body: message === known.message ? known.body : failureBody(known.wire, message) }
   }
@@ -127,9 +129,9 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
   await app.register(formbody)
 
   app.setErrorHandler(function imDeleteErrorHandler (err: unknown, request, reply) {
-    const wire = toWire(err, request)
-    if (wire === null) logFailure(request.log, err, {}, 'im.delete: request failed')
-    return reply.code(wire?.statusCode ?? 500).type(JSON_TYPE).send(wire?.body ?? INTERNAL_BODY)
+    const answer = toWire(err, request)
+    if (answer === null) logFailure(request.log, err, {}, 'im.delete: request failed')
+    return sendAnswer(reply, answer ?? INTERNAL)
   })
 
   async function rateLimit (request: FastifyRequest, reply: FastifyReply, limiter: Limiter, caller: Caller): Promise<void> {
@@ -163,7 +165,7 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
         const found = await authenticate(request)
         // Answered here, not thrown: the cheapest answer for the request anyone can send in bulk.
         if (typeof found?._id !== 'string' || typeof found.username !== 'string' || found.username === '') {
-          return await reply.code(401).type(JSON_TYPE).send(UNAUTHORIZED_BODY)
+          return await sendAnswer(reply, UNAUTHORIZED)
         }
         const caller: Caller = { _id: found._id, username: found.username, roles: found.roles ?? [] }
         ;(request as CallerRequest)[CALLER] = caller
