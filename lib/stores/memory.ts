@@ -88,8 +88,13 @@ function tokensOf (user: User): Buffer[] {
   return Array.isArray(held) ? held.map((token) => Buffer.from(String(token?.hashedToken))) : []
 }
 
+/** A member set as one string: the DM index's key. */
+function keyOf (uids: readonly string[]): string {
+  return directRoomKey(uids).join('\u0000')
+}
+
 function directKeyOf (room: Room): string | null {
-  return room.t === 'd' && Array.isArray(room.uids) ? directRoomKey(room.uids).join('\u0000') : null
+  return room.t === 'd' && Array.isArray(room.uids) ? keyOf(room.uids) : null
 }
 
 /**
@@ -157,7 +162,7 @@ export class MemoryStore implements ImDeleteStore {
   }
 
   async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
-    const [roomId] = this.#directRooms.get(directRoomKey(uids).join('\u0000')) ?? []
+    const [roomId] = this.#directRooms.get(keyOf(uids)) ?? []
     return roomId === undefined ? null : this.findRoomById(roomId)
   }
 
