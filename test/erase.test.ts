@@ -60,6 +60,27 @@ t.test('hooks and the file store see what was erased, after the commit', async (
   t.same(context?.rooms.map((room) => room._id), ['alicebob', 'disc-1', 'disc-1-1'])
 })
 
+t.test('the app veto comes after every other check: a refused caller gets its own answer, and the hook is not called', async (t) => {
+  const calls: string[] = []
+  const { app, store } = await build({ onBeforeErase: ({ room, user }) => { calls.push(`${user.username}:${room._id}`); return false } })
+  const before = await store.dump()
+  const cases: Array<[Parameters<typeof authHeaders>[0], string, string, string]> = [
+    ['alice', 'fed-dm', BODIES.notAllowed, 'cannot reach it: reach comes before the federated check'],
+    ['admin', 'fed-dm', BODIES.federated, 'federated, checked before delete-d and the veto'],
+    ['alice', 'alicebob', BODIES.eraseNotAllowed, 'a member without delete-d'],
+    ['carol', 'alicebob', BODIES.notAllowed, 'not a member, no view-room-administration']
+  ]
+  for (const [who, roomId, body, why] of cases) {
+    const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders(who), payload: { roomId } })
+    t.equal(res.body, body, `${who} on ${roomId}: ${why}`)
+  }
+  t.same(calls, [], 'the veto hook never ran for a refused caller')
+  t.same(await store.dump(), before)
+  const permitted = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload: { roomId: 'alicebob' } })
+  t.equal(permitted.body, BODIES.appPrevented, 'for a permitted caller, the veto answers')
+  t.same(calls, ['admin:alicebob'])
+})
+
 t.test('a before-erase hook that resolves false vetoes the erase', async (t) => {
   for (const veto of [() => false, async () => false]) {
     const { app, store } = await build({ onBeforeErase: [() => true, veto] })

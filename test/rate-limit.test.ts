@@ -78,6 +78,15 @@ t.test('max and timeWindow are configurable', async (t) => {
   t.equal(res.body, BODIES.tooManyRequests(5))
 })
 
+t.test('the rateLimit option left out means on, with the defaults', async (t) => {
+  const app = Fastify()
+  await app.register(imDeletePlugin, { store: new MemoryStore(fixture()) })
+  for (let i = 1; i <= 10; i++) t.equal((await call(app)).body, BODIES.invalidChannel, `call ${i} goes through`)
+  const res = await call(app)
+  t.equal(res.statusCode, 429)
+  t.equal(res.headers['x-ratelimit-limit'], '10')
+})
+
 t.test('rateLimit: false turns it off', async (t) => {
   const { app } = await build({ rateLimit: false })
   for (let i = 0; i < 15; i++) t.equal((await call(app)).statusCode, 400)
@@ -93,9 +102,13 @@ t.test('a custom counter store (the @fastify/rate-limit store contract) is used,
     }
   }
   const { app } = await build({ rateLimit: { store } })
+  const sent = Date.now()
   const res = await call(app, { ip: '10.2.3.4' })
+  const received = Date.now()
   t.equal(res.body, BODIES.tooManyRequests(2), 'ttl 1500 ms → 2 seconds')
   t.same(keys, ['/api/v1/im.delete|10.2.3.4 60000 10'])
+  const reset = Number(res.headers['x-ratelimit-reset'])
+  t.ok(reset >= sent + 1_500 && reset <= received + 1_500, 'X-RateLimit-Reset: now plus what the window has left (the ttl), not a whole window')
 })
 
 t.test('a failing counter store answers 500, or lets requests through with skipOnError', async (t) => {
