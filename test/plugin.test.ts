@@ -54,17 +54,24 @@ t.test('a bad option fails register with an error naming it', async (t) => {
 })
 
 t.test("the caller's options object is not mutated", async (t) => {
-  const options = Object.freeze({
-    store: store(),
-    permissions: Object.freeze({ 'delete-d': Object.freeze(['admin', 'user']) }),
-    rateLimit: Object.freeze({ max: 5 }),
-    onAfterErase: Object.freeze([() => {}]) as any
-  })
-  const copy = { ...options }
+  const hook = (): void => {}
+  const options = { store: store(), permissions: { 'delete-d': ['admin', 'user'] }, rateLimit: { max: 5 }, onAfterErase: [hook] }
   const app = Fastify()
   await app.register(imDeletePlugin, options)
   await app.ready()
-  t.same(options, copy)
+  t.same(Object.keys(options), ['store', 'permissions', 'rateLimit', 'onAfterErase'], 'no option added or removed')
+  t.same(options.permissions, { 'delete-d': ['admin', 'user'] })
+  t.same(options.rateLimit, { max: 5 }, 'no defaults written into it')
+  t.equal(options.onAfterErase.length, 1)
+  t.equal(options.onAfterErase[0], hook)
+  // Frozen all the way down, the same options still register (a write would throw in strict mode).
+  const frozen = Object.freeze({
+    store: store(),
+    permissions: Object.freeze({ 'delete-d': Object.freeze(['admin', 'user']) }),
+    rateLimit: Object.freeze({ max: 5 }),
+    onAfterErase: Object.freeze([hook]) as any
+  })
+  await t.resolves(async () => { await Fastify().register(imDeletePlugin, frozen).ready() })
 })
 
 t.test('prefix: the option, the register option, and the host prefix compose', async (t) => {
