@@ -157,7 +157,7 @@ const memory = new MemoryStore({
 class LoggingStore implements ImDeleteStore {
   readonly erased: string[] = []
   findUserByLoginToken (userId: string, hashedToken: string) { return memory.findUserByLoginToken(userId, hashedToken) }
-  findUserByUsername (username: string) { return memory.findUserByUsername(username) }
+  findUser (idOrUsername: string) { return memory.findUser(idOrUsername) }
   findRoomById (roomId: string): Promise<Room | null> { return memory.findRoomById(roomId) }
   findDirectRoom (uids: readonly string[]) { return memory.findDirectRoom(uids) }
   findSubscription (roomId: string, userId: string) { return memory.findSubscription(roomId, userId) }
