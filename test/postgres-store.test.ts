@@ -24,6 +24,7 @@ t.test('options', async (t) => {
   t.throws(() => new PostgresStore({} as any), { name: 'TypeError', message: /exactly one of .*got none/ }, 'no database')
   t.throws(() => new PostgresStore({ connectionString: SERVER_URL, pglite: {} } as any), { message: /got connectionString, pglite/ }, 'two databases')
   t.throws(() => new PostgresStore({ connectionString: SERVER_URL, schema: '' }), { name: 'TypeError', message: /schema/ }, 'an empty schema name')
+  t.throws(() => new PostgresStore({ connectionString: SERVER_URL, preparedStatements: 'no' as any }), { name: 'TypeError', message: /preparedStatements/ }, 'preparedStatements not a boolean')
 })
 
 for (const backend of all) {
@@ -226,6 +227,42 @@ if (real !== undefined) {
 
     t.same(await store.dump(), before, 'every row is still there')
     t.equal((await store.eraseRoom('alicebob'))?.removed.messages, 5, 'the store works on with a new connection')
+  })
+
+  for (const preparedStatements of [true, false]) {
+    t.test(`PostgreSQL server: preparedStatements ${String(preparedStatements)}: the fixed statements are ${preparedStatements ? '' : 'not '}prepared on the connection`, async (t) => {
+      const { store: loader, schema, teardown } = await real.fresh()
+      t.teardown(teardown)
+      await loader.import(fixture())
+      // One connection: the statements the store prepared are the ones this session lists.
+      const one = new pg.Pool({ connectionString: SERVER_URL, max: 1 })
+      t.teardown(async () => { await one.end() })
+      const store = new PostgresStore({ pool: one, schema, preparedStatements })
+      t.equal((await store.findRoomById('alicebob'))?._id, 'alicebob', 'a lookup')
+      t.equal((await store.findRoomById('general'))?._id, 'general', 'the same lookup again')
+      t.equal((await store.eraseRoom('alicebob', { documents: false }))?.removed.discussions, 2, 'an erase')
+      const { rows } = await one.query("SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'imdel\\_%'")
+      const texts = rows.map((row) => row.statement as string)
+      if (preparedStatements) {
+        t.equal(rows.length, 8, 'the lookup and the erase\'s seven statements (walk, re-check, five deletes), each prepared once')
+        t.ok(texts.every((text) => text.includes(`"${schema}".`)), 'each naming the schema it was made for')
+      } else {
+        t.same(rows, [], 'none prepared')
+      }
+    })
+  }
+
+  t.test('PostgreSQL server: two stores on different schemas share one connection, each with its own statements', async (t) => {
+    const [a, b] = [await real.fresh(), await real.fresh()]
+    t.teardown(a.teardown)
+    t.teardown(b.teardown)
+    await a.store.import(fixture())
+    const one = new pg.Pool({ connectionString: SERVER_URL, max: 1 })
+    t.teardown(async () => { await one.end() })
+    const [onA, onB] = [new PostgresStore({ pool: one, schema: a.schema }), new PostgresStore({ pool: one, schema: b.schema })]
+    t.equal((await onA.findRoomById('alicebob'))?._id, 'alicebob', 'found in the schema holding it')
+    t.equal(await onB.findRoomById('alicebob'), null, 'not in the empty one, on the same connection')
+    t.equal((await onA.findRoomById('alicebob'))?._id, 'alicebob', 'and again in the first')
   })
 
   t.test('PostgreSQL server: close() ends the pool the store opened', async (t) => {

@@ -84,22 +84,25 @@ export function poolOver (db: PGlite): { pool: pg.Pool, double: PoolDouble } {
     await previous
     return unlock
   }
+  // pg's named statements arrive as a query config; PGlite is given the text (it plans every query anyway).
+  const textOf = (query: string | { text: string, values: unknown[] }, params?: unknown[]): [string, unknown[] | undefined] =>
+    typeof query === 'string' ? [query, params] : [query.text, query.values]
   let rollbackFails = false
   const double: PoolDouble = { releases: [], failNextRollback: () => { rollbackFails = true } }
   const pool = {
     on: () => pool,
     end: async () => {},
-    async query (text: string, params?: unknown[]) {
+    async query (query: string | { text: string, values: unknown[] }, params?: unknown[]) {
       const unlock = await acquire()
-      try { return await db.query(text, params) } finally { unlock() }
+      try { return await db.query(...textOf(query, params)) } finally { unlock() }
     },
     async connect () {
       const unlock = await acquire()
       const listeners = new Set<(err: Error) => void>()
       const client = {
         on: (_event: 'error', listener: (err: Error) => void) => { listeners.add(listener); return client },
-        off: (_event: 'error', listener: (err: Error) => void) => { listeners.delete(listener); return client },
-        async query (text: string, params?: unknown[]) {
+        async query (query: string | { text: string, values: unknown[] }, params?: unknown[]) {
+          const [text, values] = textOf(query, params)
           if (text === 'ROLLBACK' && rollbackFails) {
             rollbackFails = false
             await db.query('ROLLBACK')
@@ -108,7 +111,7 @@ export function poolOver (db: PGlite): { pool: pg.Pool, double: PoolDouble } {
             for (const listener of listeners) listener(err)
             throw err
           }
-          return await db.query(text, params)
+          return await db.query(text, values)
         },
         release (destroy?: boolean) {
           double.releases.push(destroy === true)

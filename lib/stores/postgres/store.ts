@@ -1,6 +1,6 @@
 import { directRoomKey, type EraseOptions, type ImDeleteStore } from '../../store.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
-import { driverFor, quoteIdentifier, type Driver, type PostgresStoreOptions, type Sql } from './driver.js'
+import { driverFor, quoteIdentifier, statement, type Driver, type PostgresStoreOptions, type Runner, type Sql, type Statement } from './driver.js'
 import { MIGRATIONS, ROOM_KEYS, SCHEMA_VERSION } from './migrations.js'
 
 export interface MigrateOptions {
@@ -69,6 +69,68 @@ function orphanRefused (err: unknown): Error | null {
     { cause: err })
 }
 
+/** The erase's fixed statements for one schema: the tree walk, its re-check, and each step's delete. */
+function eraseStatements (table: (name: string) => string): {
+  walk: Statement
+  grown: Statement
+  messages: Statement
+  readReceipts: Statement
+  uploads: { count: Statement, docs: Statement }
+  subscriptions: { count: Statement, docs: Statement }
+  rooms: { count: Statement, docs: Statement }
+} {
+  const count = (name: string, key: string): Statement => statement(`DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[])`)
+  const step = (name: string, key: string, order: string): { count: Statement, docs: Statement } => ({
+    count: count(name, key),
+    docs: statement(
+      `WITH gone AS (DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[]) RETURNING _id, doc)
+       SELECT doc::text AS doc FROM gone ORDER BY ${order}`)
+  })
+  return {
+    // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
+    walk: statement(
+      `WITH RECURSIVE tree (_id) AS (
+         SELECT _id FROM ${table('rooms')} WHERE _id = $1
+         UNION ALL
+         SELECT r._id FROM ${table('rooms')} r JOIN tree ON r.prid = tree._id
+       ) SEARCH BREADTH FIRST BY _id SET ord CYCLE _id SET cyclic USING path
+       SELECT r._id FROM tree JOIN ${table('rooms')} r ON r._id = tree._id WHERE NOT tree.cyclic
+       ORDER BY tree.ord FOR UPDATE OF r`),
+    // Whether the locked set is still the whole tree: a room outside it names one inside as its
+    // parent, or a discussion inside no longer does. Two index probes per room, no recursion.
+    grown: statement(
+      `SELECT EXISTS (SELECT 1 FROM ${table('rooms')} WHERE prid = ANY($1::text[]) AND NOT (_id = ANY($1::text[])))
+           OR EXISTS (SELECT 1 FROM ${table('rooms')} WHERE _id = ANY($1::text[]) AND _id <> $2 AND (prid = ANY($1::text[])) IS NOT TRUE)
+           AS changed`),
+    messages: count('messages', 'rid'),
+    readReceipts: count('read_receipts', 'rid'),
+    uploads: step('uploads', 'rid', '_id'),
+    subscriptions: step('subscriptions', 'rid', '_id'),
+    rooms: step('rooms', '_id', 'array_position($1::text[], _id)')
+  }
+}
+
+/**
+ * Locks the room and its discussion tree; their ids (the room first), or null when the room is gone.
+ *
+ * A concurrent erase of the same room waits on the room's lock, then walks nothing: null. A row
+ * added to a locked room (its foreign key takes a share lock on the room) waits for this erase
+ * and then fails. A writer that got its share lock before the walk is waited for, and what it
+ * committed (a new discussion) is missing from the walk, which read the tree before it waited.
+ * Once every room of the set is locked, no such writer is left: one cheap statement, with a
+ * snapshot taken after the locks, tells whether the tree still is the set; only then is it walked again.
+ */
+async function lockTree (sql: Runner, statements: ReturnType<typeof eraseStatements>, roomId: string): Promise<string[] | null> {
+  let roomIds: string[] = []
+  for (;;) {
+    const { rows: tree } = await sql.run(statements.walk, [roomId])
+    if (tree.length === 0) return null
+    roomIds = tree.map((row) => row._id as string)
+    const { rows: [{ changed }] } = await sql.run(statements.grown, [roomIds, roomId])
+    if (changed !== true) return roomIds
+  }
+}
+
 /**
  * Rocket.Chat's collections in PostgreSQL (a server through `pg`, or embedded PGlite): one table
  * per collection keyed by `_id`, room-owned rows carrying `rid`, every lookup one index scan, every
@@ -78,7 +140,8 @@ export class PostgresStore implements ImDeleteStore {
   readonly #driver: Driver
   readonly #schema: string
   readonly #table: (name: string) => string
-  readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [string, unknown[]] }
+  readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [Statement, unknown[]] }
+  readonly #erase: ReturnType<typeof eraseStatements>
 
   constructor (options: PostgresStoreOptions) {
     const { schema = 'public' } = options
@@ -88,24 +151,26 @@ export class PostgresStore implements ImDeleteStore {
     const quoted = quoteIdentifier(schema)
     this.#table = (name) => `${quoted}.${name}`
     const table = this.#table
-    this.#lookups = {
+    // Each fixed statement is built once, with its name: prepared once per connection, not planned per call.
+    const lookup = {
       // Tokens are stored hashed: matching the hash leaks nothing that a timing attack could use.
-      findUserByLoginToken: (userId, hashedToken) => [
+      findUserByLoginToken: statement(
         `SELECT u.doc::text AS doc FROM ${table('login_tokens')} t JOIN ${table('users')} u ON u._id = t.user_id
-         WHERE t.user_id = $1 AND t.hashed_token = $2 AND (u.doc->'active') IS DISTINCT FROM 'false'::jsonb`,
-        [userId, hashedToken]],
+         WHERE t.user_id = $1 AND t.hashed_token = $2 AND (u.doc->'active') IS DISTINCT FROM 'false'::jsonb`),
       // By _id first: Rocket.Chat's `{ $or: [{ _id }, { username }] }`, made deterministic.
-      findUser: (idOrUsername) => [
-        `SELECT doc::text AS doc FROM ${table('users')} WHERE _id = $1 OR username = $1 ORDER BY _id = $1 DESC LIMIT 1`,
-        [idOrUsername]],
-      findRoomById: (roomId) => [`SELECT doc::text AS doc FROM ${table('rooms')} WHERE _id = $1`, [roomId]],
-      findDirectRoom: (uids) => [
-        `SELECT doc::text AS doc FROM ${table('rooms')} WHERE t = 'd' AND member_key = $1::text[] ORDER BY _id LIMIT 1`,
-        [directRoomKey(uids)]],
-      findSubscription: (roomId, userId) => [
-        `SELECT doc::text AS doc FROM ${table('subscriptions')} WHERE rid = $1 AND user_id = $2 ORDER BY _id LIMIT 1`,
-        [roomId, userId]]
+      findUser: statement(`SELECT doc::text AS doc FROM ${table('users')} WHERE _id = $1 OR username = $1 ORDER BY _id = $1 DESC LIMIT 1`),
+      findRoomById: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE _id = $1`),
+      findDirectRoom: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE t = 'd' AND member_key = $1::text[] ORDER BY _id LIMIT 1`),
+      findSubscription: statement(`SELECT doc::text AS doc FROM ${table('subscriptions')} WHERE rid = $1 AND user_id = $2 ORDER BY _id LIMIT 1`)
     }
+    this.#lookups = {
+      findUserByLoginToken: (userId, hashedToken) => [lookup.findUserByLoginToken, [userId, hashedToken]],
+      findUser: (idOrUsername) => [lookup.findUser, [idOrUsername]],
+      findRoomById: (roomId) => [lookup.findRoomById, [roomId]],
+      findDirectRoom: (uids) => [lookup.findDirectRoom, [directRoomKey(uids)]],
+      findSubscription: (roomId, userId) => [lookup.findSubscription, [roomId, userId]]
+    }
+    this.#erase = eraseStatements(table)
   }
 
   /** Creates the schema, or upgrades it to this release's version; safe to run again, and from several processes. */
@@ -191,7 +256,7 @@ export class PostgresStore implements ImDeleteStore {
 
   /** The plan PostgreSQL picks for one of the lookups, as `EXPLAIN (FORMAT JSON)` gives it. */
   async explain<M extends Lookup> (method: M, args: Parameters<Required<ImDeleteStore>[M]>, { analyze = false }: ExplainOptions = {}): Promise<unknown> {
-    const [text, params] = (this.#lookups[method] as (...args: unknown[]) => [string, unknown[]])(...args)
+    const [{ text }, params] = (this.#lookups[method] as (...args: unknown[]) => [Statement, unknown[]])(...args)
     const { rows } = await this.#driver.query(`EXPLAIN (FORMAT JSON${analyze ? ', ANALYZE' : ''}) ${text}`, params)
     return rows[0]['QUERY PLAN']
   }
@@ -217,46 +282,22 @@ export class PostgresStore implements ImDeleteStore {
   }
 
   async eraseRoom (roomId: string, { documents = true }: EraseOptions = {}): Promise<EraseResult | null> {
-    const table = this.#table
+    const statements = this.#erase
     return await this.#driver.transaction(async (sql) => {
-      // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
-      // A concurrent erase of the same room waits on the room's lock, then walks nothing: null.
-      // A row added to a locked room (its foreign key takes a share lock on the room) waits for
-      // this erase and then fails. A writer that got its share lock first is waited for, and
-      // what it committed (a new discussion too) is seen by the next walk: walk until nothing new.
-      let roomIds: string[] = []
-      for (;;) {
-        const { rows: tree } = await sql.query(
-          `WITH RECURSIVE tree (_id) AS (
-             SELECT _id FROM ${table('rooms')} WHERE _id = $1
-             UNION ALL
-             SELECT r._id FROM ${table('rooms')} r JOIN tree ON r.prid = tree._id
-           ) SEARCH BREADTH FIRST BY _id SET ord CYCLE _id SET cyclic USING path
-           SELECT r._id FROM tree JOIN ${table('rooms')} r ON r._id = tree._id WHERE NOT tree.cyclic
-           ORDER BY tree.ord FOR UPDATE OF r`,
-          [roomId])
-        const walked = tree.map((row) => row._id as string)
-        if (walked.length === 0) return null
-        if (walked.join('\u0000') === roomIds.join('\u0000')) break
-        roomIds = walked
-      }
+      const roomIds = await lockTree(sql, statements, roomId)
+      if (roomIds === null) return null
       // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms.
       // Documents come back only when someone will read them; the rest is counted by the server.
-      const count = async (name: string, key: string): Promise<number> =>
-        (await sql.query(`DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[])`, [roomIds])).rowCount as number
-      const removed = async (name: string, key: string, order: string): Promise<{ docs: any[], count: number }> => {
-        if (!documents) return { docs: [], count: await count(name, key) }
-        const { rows } = await sql.query(
-          `WITH gone AS (DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[]) RETURNING _id, doc)
-           SELECT doc::text AS doc FROM gone ORDER BY ${order}`,
-          [roomIds])
+      const removed = async (step: { count: Statement, docs: Statement }): Promise<{ docs: any[], count: number }> => {
+        if (!documents) return { docs: [], count: (await sql.run(step.count, [roomIds])).rowCount as number }
+        const { rows } = await sql.run(step.docs, [roomIds])
         return { docs: rows.map((row) => decode(row.doc)), count: rows.length }
       }
-      const uploads = await removed('uploads', 'rid', '_id')
-      const messages = await count('messages', 'rid')
-      const subscriptions = await removed('subscriptions', 'rid', '_id')
-      const readReceipts = await count('read_receipts', 'rid')
-      const rooms = await removed('rooms', '_id', 'array_position($1::text[], _id)')
+      const uploads = await removed(statements.uploads)
+      const messages = (await sql.run(statements.messages, [roomIds])).rowCount as number
+      const subscriptions = await removed(statements.subscriptions)
+      const readReceipts = (await sql.run(statements.readReceipts, [roomIds])).rowCount as number
+      const rooms = await removed(statements.rooms)
       return {
         rooms: rooms.docs,
         uploads: uploads.docs,
@@ -266,8 +307,8 @@ export class PostgresStore implements ImDeleteStore {
     })
   }
 
-  async #find ([text, params]: [string, unknown[]]): Promise<any> {
-    const { rows } = await this.#driver.query(text, params)
+  async #find ([text, params]: [Statement, unknown[]]): Promise<any> {
+    const { rows } = await this.#driver.run(text, params)
     return rows.length === 0 ? null : decode(rows[0].doc)
   }
 
