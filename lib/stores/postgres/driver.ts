@@ -89,9 +89,10 @@ function runner (sql: PgSql, prepared: boolean): Runner['run'] {
 // with no listener its 'error' event would crash the process.
 function ignoreConnectionError (): void {}
 
+// A pooled client lives as long as its connection: it gets the listener once, whichever store uses it.
+const listening = new WeakSet<PgClientLike>()
+
 function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<void>, prepared: boolean): Driver {
-  // A pooled client lives as long as its connection: its listener is added once, not per transaction.
-  const listening = new WeakSet<PgClientLike>()
   return {
     query: async (text, params) => await (await connect()).query(text, params),
     run: async (s, values) => await runner(await connect(), prepared)(s, values),
