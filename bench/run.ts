@@ -17,11 +17,12 @@ import pg from 'pg'
 import { measureMemory, type MemoryResult } from './http/memory.js'
 import { measureOverhead, type OverheadResult } from './http/overhead.js'
 import { ERASE_TARGET, measureErase, type EraseBenchResult } from './pg/erase.js'
+import { measurePgHttp, type PgHttpResult } from './pg/http.js'
 import { measureLookups, type LookupBenchResult } from './pg/lookup.js'
 import { storeAdapter } from './pg/store-adapter.js'
 import { markdownTable, table } from './support/table.js'
 
-const SECTIONS = ['http', 'memory', 'pg-erase', 'pg-lookups'] as const
+const SECTIONS = ['http', 'memory', 'pg-http', 'pg-erase', 'pg-lookups'] as const
 type Section = typeof SECTIONS[number]
 
 const { values } = parseArgs({
@@ -38,13 +39,15 @@ const PLAN = values.quick
   ? {
       http: { rounds: 3, amount: 6_000, warmup: 2_000, connections: 16, messages: 2 },
       memory: { requests: 24_000, connections: 16, messages: 2 },
+      pgHttp: { rounds: 3, amount: 1_000, amountRejected: 5_000, warmup: 300, connections: 16, poolSize: 10 },
       erase: { sizes: [1_000, 10_000], reps: 3 },
       lookups: { sizes: [10_000, 100_000], samples: 1_000 }
     }
   : {
       http: { rounds: 7, amount: 30_000, warmup: 5_000, connections: 16, messages: 2 },
       memory: { requests: 200_000, connections: 16, messages: 2 },
-      erase: { sizes: [1_000, 10_000, 100_000], reps: 5 },
+      pgHttp: { rounds: 7, amount: 3_000, amountRejected: 20_000, warmup: 600, connections: 16, poolSize: 10 },
+      erase: { sizes: [1_000, 10_000, 100_000], reps: [15, 11, 7] },
       lookups: { sizes: [10_000, 1_000_000], samples: 5_000 }
     }
 
@@ -55,7 +58,9 @@ export interface Results {
   commit: string
   http?: OverheadResult
   memory?: MemoryResult
-  pg?: { database: string, erase?: EraseBenchResult, lookups?: LookupBenchResult } | { skipped: string }
+  pg?: { database: string, http?: PgHttpResult, erase?: EraseBenchResult, lookups?: LookupBenchResult } | { skipped: string }
+  /** The load average when the run ended (the start's is in machine). */
+  loadAverageAtEnd?: number[]
 }
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
@@ -76,7 +81,8 @@ export function render (results: Results, markdown: boolean): string {
   const parts: string[] = []
   const m = results.machine
   parts.push(`${results.quick ? 'quick run' : 'full run'} · ${results.generatedAt} · commit ${results.commit} · ` +
-    `${m.nproc} cores (${m.cpu}) · ${m.memory} · Node ${m.node} · load average at start ${m.loadAverageAtStart.join(' ')}`)
+    `${m.nproc} cores (${m.cpu}) · ${m.memory} · Node ${m.node} · load average at start ${m.loadAverageAtStart.join(' ')}` +
+    (results.loadAverageAtEnd === undefined ? '' : `, at end ${results.loadAverageAtEnd.join(' ')}`))
   if (results.http !== undefined) {
     const h = results.http
     parts.push('HTTP: POST /api/v1/im.delete, memory store, rate limiting OFF (rateLimit: false), logger off, ' +
@@ -105,10 +111,29 @@ export function render (results: Results, markdown: boolean): string {
     if ('skipped' in results.pg) {
       parts.push(`PostgreSQL: skipped (${results.pg.skipped})`)
     } else {
-      const { erase, lookups } = results.pg
+      const { http, erase, lookups } = results.pg
+      if (http !== undefined) {
+        const h = http.settings
+        parts.push(`PostgreSQL over HTTP (${results.pg.database}): the plugin on PostgresStore against a hand-written Fastify route, each on an identical copy ` +
+          `(${h.dmsPerCopy} DMs of ${h.world}), pg pools of ${h.poolSize}, ${h.connections} connections, each success request erasing a different DM, ` +
+          `${h.rounds} rounds × ${h.amount} requests (success) or ${h.amountRejected} (401, 400) per server, order rotated each round; medians of rounds, ratio = median of per-round plugin/hand req/s. ` +
+          `The hand route ${h.handUserLookup ? 'looks a user up by the key first, as the plugin does' : 'looks the room up by id only, as the plugin does'}; ` +
+          'plugin, unprepared = preparedStatements: false (PgBouncer < 1.21)')
+        parts.push(draw(
+          ['path', 'hand req/s', 'plugin req/s', 'plugin/hand', 'target', '', 'unprepared req/s', 'unprepared/hand', 'p50/p99 ms hand · plugin',
+            'server CPU µs/req hand/plugin/unprep.', 'PostgreSQL CPU µs/req hand/plugin/unprep.', 'statements/req hand/plugin'],
+          http.paths.map((p) => [
+            p.label, fmt(p.sides.hand.rps, 0), fmt(p.sides.plugin.rps, 0), fmt(p.ratio, 3), p.target === null ? '—' : `≥ ${p.target}`, verdict(p.met),
+            fmt(p.sides.pluginUnprepared.rps, 0), fmt(p.unpreparedRatio, 3),
+            `${fmt(p.sides.hand.p50)}/${fmt(p.sides.hand.p99)} · ${fmt(p.sides.plugin.p50)}/${fmt(p.sides.plugin.p99)}`,
+            `${fmt(p.sides.hand.serverCpuUs, 0)} / ${fmt(p.sides.plugin.serverCpuUs, 0)} / ${fmt(p.sides.pluginUnprepared.serverCpuUs, 0)}`,
+            `${fmt(p.sides.hand.pgCpuUs, 0)} / ${fmt(p.sides.plugin.pgCpuUs, 0)} / ${fmt(p.sides.pluginUnprepared.pgCpuUs, 0)}`,
+            `${fmt(p.sides.hand.statementsPerRequest, 1)} / ${fmt(p.sides.plugin.statementsPerRequest, 1)}`
+          ])))
+      }
       if (erase !== undefined) {
         parts.push(`PostgreSQL erase (${results.pg.database}; tables by ${erase.layout}; store: ${erase.store ?? 'PENDING, see bench/pg/store-adapter.ts'}), ` +
-          `median of ${erase.settings.reps} erases per size, each on a fresh identical copy`)
+          `paired median of ${Array.isArray(erase.settings.reps) ? erase.settings.reps.join(' / ') : erase.settings.reps} erases per size, each on a fresh identical copy, alternating who goes first`)
         parts.push(draw(['messages', 'uploads', 'receipts', 'subs', 'discussions', 'hand SQL ms', 'store ms', 'store/hand', 'target', ''],
           erase.sizes.map((s) => [String(s.messages), String(s.removed.uploads), String(s.removed.readReceipts), String(s.removed.subscriptions),
             String(s.removed.discussions), fmt(s.handMs), fmt(s.storeMs), fmt(s.ratio, 3), `≤ ${ERASE_TARGET}`, verdict(s.met)])))
@@ -156,7 +181,7 @@ async function main (): Promise<void> {
 
   if (wants('http')) results.http = await measureOverhead(PLAN.http, log)
   if (wants('memory')) results.memory = await measureMemory(PLAN.memory, log)
-  if (wants('pg-erase') || wants('pg-lookups')) {
+  if (wants('pg-http') || wants('pg-erase') || wants('pg-lookups')) {
     const url = process.env.DATABASE_URL
     if (url === undefined || url === '') {
       results.pg = { skipped: 'DATABASE_URL not set' }
@@ -167,6 +192,7 @@ async function main (): Promise<void> {
         const database = `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`
         results.pg = {
           database,
+          http: wants('pg-http') ? await measurePgHttp(pool, url, PLAN.pgHttp, log) : undefined,
           erase: wants('pg-erase') ? await measureErase(pool, storeAdapter, { ...PLAN.erase, fresh: values['fresh-pg'] }, log) : undefined,
           lookups: wants('pg-lookups') ? await measureLookups(pool, storeAdapter, { ...PLAN.lookups, fresh: values['fresh-pg'] }, log) : undefined
         }
@@ -176,6 +202,7 @@ async function main (): Promise<void> {
     }
   }
 
+  results.loadAverageAtEnd = os.loadavg().map((x) => Number(x.toFixed(2)))
   const out = values.out ?? here(values.quick ? './results.local.json' : './results.json')
   await writeFile(out, JSON.stringify(results, null, 2) + '\n')
   console.log(render(results, false))

@@ -37,10 +37,12 @@ export async function checkLayout (pool: pg.Pool, schema: string): Promise<void>
 
 /**
  * The hand-written erase: one transaction, one statement per step, in Rocket.Chat's order.
- * Returns what the store's `eraseRoom` returns, so both sides do the same work.
+ * Returns what the store's `eraseRoom` returns, so both sides do the same work; with
+ * `documents: false` (nothing reads them) the deletes only count, as the store's do then.
  */
-export async function handErase (pool: pg.Pool, schema: string, roomId: string): Promise<EraseResult | null> {
+export async function handErase (pool: pg.Pool, schema: string, roomId: string, { documents = true } = {}): Promise<EraseResult | null> {
   const t = (name: string): string => q(schema, name)
+  const returning = documents ? ' RETURNING doc' : ''
   const client = await pool.connect()
   try {
     await client.query('BEGIN')
@@ -54,11 +56,11 @@ export async function handErase (pool: pg.Pool, schema: string, roomId: string):
          SELECT _id FROM ${t('rooms')} WHERE _id = $1
          UNION SELECT r._id FROM ${t('rooms')} r JOIN tree ON r.prid = tree._id)
        SELECT array_agg(_id) AS ids FROM tree`, [roomId])
-    const uploads = await client.query<{ doc: any }>(`DELETE FROM ${t('uploads')} WHERE rid = ANY($1) RETURNING doc`, [ids])
+    const uploads = await client.query<{ doc: any }>(`DELETE FROM ${t('uploads')} WHERE rid = ANY($1)${returning}`, [ids])
     const messages = await client.query(`DELETE FROM ${t('messages')} WHERE rid = ANY($1)`, [ids])
-    const subscriptions = await client.query<{ doc: Subscription }>(`DELETE FROM ${t('subscriptions')} WHERE rid = ANY($1) RETURNING doc`, [ids])
+    const subscriptions = await client.query<{ doc: Subscription }>(`DELETE FROM ${t('subscriptions')} WHERE rid = ANY($1)${returning}`, [ids])
     const readReceipts = await client.query(`DELETE FROM ${t('read_receipts')} WHERE rid = ANY($1)`, [ids])
-    const rooms = await client.query<{ doc: Room }>(`DELETE FROM ${t('rooms')} WHERE _id = ANY($1) RETURNING doc`, [ids])
+    const rooms = await client.query<{ doc: Room }>(`DELETE FROM ${t('rooms')} WHERE _id = ANY($1)${returning}`, [ids])
     await client.query('COMMIT')
     return {
       rooms: rooms.rows.map((row) => row.doc),

@@ -9,11 +9,13 @@ export interface ServerConfig {
    * store; `plugin-noop-store`: the plugin on a store that answers from constants (the plugin's
    * own cost, without any storage work).
    */
-  mode: 'floor' | 'plugin' | 'plugin-noop-store'
+  mode: 'floor' | 'plugin' | 'plugin-noop-store' | 'pg-hand' | 'pg-plugin'
   /** DMs seeded in the memory store (plugin mode). */
   dms: number
   /** Messages per DM. */
   messages: number
+  /** bench/pg/http-server.ts: the database, schema and pool the server uses (and how it is named in pg_stat_activity). */
+  pg?: { url: string, schema: string, poolSize: number, applicationName: string, preparedStatements: boolean, userLookup: boolean }
 }
 
 /** The server child's process figures at one moment. */
@@ -28,6 +30,8 @@ export interface Sample {
   systemMs: number
   /** A monotonic clock, in ms. */
   atMs: number
+  /** Statements the server sent to PostgreSQL so far (bench/pg/http-server.ts only). */
+  statements?: number
 }
 
 export type ToChild =
