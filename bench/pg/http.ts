@@ -147,7 +147,9 @@ export async function measurePgHttp (pool: pg.Pool, url: string, settings: PgHtt
   const start = async (side: typeof SIDES[number], userLookup: boolean): Promise<Server> => {
     const applicationName = `imdel-bench-${side.key}-${process.pid}`
     const child = await ServerChild.start({
-      mode: side.mode, dms: 0, messages: 0,
+      mode: side.mode,
+      dms: 0,
+      messages: 0,
       pg: { url, schema: schemaOf(side.key), poolSize, applicationName, preparedStatements: side.preparedStatements, userLookup }
     }, { serverFile })
     return { side, child, applicationName, nextDm: 0 }

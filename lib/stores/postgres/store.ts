@@ -69,14 +69,13 @@ function orphanRefused (err: unknown): Error | null {
     { cause: err })
 }
 
-/** The erase's fixed statements for one schema: the tree walk, its re-check, and each step's delete. */
+/** The erase's fixed statements for one schema: the tree walk, and each step's delete. */
 function eraseStatements (table: (name: string) => string): {
   walk: Statement
-  grown: Statement
-  messages: Statement
-  readReceipts: Statement
   uploads: { count: Statement, docs: Statement }
+  messages: Statement
   subscriptions: { count: Statement, docs: Statement }
+  readReceipts: Statement
   rooms: { count: Statement, docs: Statement }
 } {
   const count = (name: string, key: string): Statement => statement(`DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[])`)
@@ -86,6 +85,15 @@ function eraseStatements (table: (name: string) => string): {
       `WITH gone AS (DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[]) RETURNING _id, doc)
        SELECT doc::text AS doc FROM gone ORDER BY ${order}`)
   })
+  // Whether the locked set ($1, the room $2 first) is still the whole tree: a room outside it
+  // names one inside as its parent, or a discussion inside no longer does. Index probes, no recursion.
+  const changed = `SELECT EXISTS (SELECT 1 FROM ${table('rooms')} WHERE prid = ANY($1::text[]) AND NOT (_id = ANY($1::text[])))
+      OR EXISTS (SELECT 1 FROM ${table('rooms')} WHERE _id = ANY($1::text[]) AND _id <> $2 AND (prid = ANY($1::text[])) IS NOT TRUE) AS changed`
+  // The first delete carries that check (one round trip less), and deletes nothing when the set changed.
+  const uploads = (returning: string, result: string): Statement => statement(
+    `WITH tree AS (${changed}),
+     gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) AND NOT (SELECT changed FROM tree) RETURNING ${returning})
+     SELECT (SELECT changed FROM tree) AS changed, ${result}`)
   return {
     // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
     walk: statement(
@@ -96,38 +104,38 @@ function eraseStatements (table: (name: string) => string): {
        ) SEARCH BREADTH FIRST BY _id SET ord CYCLE _id SET cyclic USING path
        SELECT r._id FROM tree JOIN ${table('rooms')} r ON r._id = tree._id WHERE NOT tree.cyclic
        ORDER BY tree.ord FOR UPDATE OF r`),
-    // Whether the locked set is still the whole tree: a room outside it names one inside as its
-    // parent, or a discussion inside no longer does. Two index probes per room, no recursion.
-    grown: statement(
-      `SELECT EXISTS (SELECT 1 FROM ${table('rooms')} WHERE prid = ANY($1::text[]) AND NOT (_id = ANY($1::text[])))
-           OR EXISTS (SELECT 1 FROM ${table('rooms')} WHERE _id = ANY($1::text[]) AND _id <> $2 AND (prid = ANY($1::text[])) IS NOT TRUE)
-           AS changed`),
+    uploads: {
+      count: uploads('1', '(SELECT count(*) FROM gone)::int AS count'),
+      docs: uploads('_id, doc', '(SELECT coalesce(json_agg(doc ORDER BY _id), \'[]\')::text FROM gone) AS docs')
+    },
     messages: count('messages', 'rid'),
-    readReceipts: count('read_receipts', 'rid'),
-    uploads: step('uploads', 'rid', '_id'),
     subscriptions: step('subscriptions', 'rid', '_id'),
+    readReceipts: count('read_receipts', 'rid'),
     rooms: step('rooms', '_id', 'array_position($1::text[], _id)')
   }
 }
 
 /**
- * Locks the room and its discussion tree; their ids (the room first), or null when the room is gone.
+ * Locks the room and its discussion tree, and deletes the tree's uploads: the tree's ids (the
+ * room first) and the uploads removed, or null when the room is gone.
  *
  * A concurrent erase of the same room waits on the room's lock, then walks nothing: null. A row
  * added to a locked room (its foreign key takes a share lock on the room) waits for this erase
  * and then fails. A writer that got its share lock before the walk is waited for, and what it
  * committed (a new discussion) is missing from the walk, which read the tree before it waited.
- * Once every room of the set is locked, no such writer is left: one cheap statement, with a
- * snapshot taken after the locks, tells whether the tree still is the set; only then is it walked again.
+ * Once every room of the set is locked no such writer is left: the next statement, whose
+ * snapshot is taken after the locks, checks that the tree still is the set before it deletes
+ * anything; only when it is not is the tree walked again.
  */
-async function lockTree (sql: Runner, statements: ReturnType<typeof eraseStatements>, roomId: string): Promise<string[] | null> {
-  let roomIds: string[] = []
+async function lockTree (sql: Runner, statements: ReturnType<typeof eraseStatements>, roomId: string, documents: boolean): Promise<{ roomIds: string[], uploads: { docs: any[], count: number } } | null> {
   for (;;) {
     const { rows: tree } = await sql.run(statements.walk, [roomId])
     if (tree.length === 0) return null
-    roomIds = tree.map((row) => row._id as string)
-    const { rows: [{ changed }] } = await sql.run(statements.grown, [roomIds, roomId])
-    if (changed !== true) return roomIds
+    const roomIds = tree.map((row) => row._id as string)
+    const { rows: [first] } = await sql.run(documents ? statements.uploads.docs : statements.uploads.count, [roomIds, roomId])
+    if (first.changed === true) continue
+    const docs: any[] = documents ? decode(first.docs) : []
+    return { roomIds, uploads: { docs, count: documents ? docs.length : first.count } }
   }
 }
 
@@ -284,8 +292,9 @@ export class PostgresStore implements ImDeleteStore {
   async eraseRoom (roomId: string, { documents = true }: EraseOptions = {}): Promise<EraseResult | null> {
     const statements = this.#erase
     return await this.#driver.transaction(async (sql) => {
-      const roomIds = await lockTree(sql, statements, roomId)
-      if (roomIds === null) return null
+      const locked = await lockTree(sql, statements, roomId, documents)
+      if (locked === null) return null
+      const { roomIds, uploads } = locked
       // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms.
       // Documents come back only when someone will read them; the rest is counted by the server.
       const removed = async (step: { count: Statement, docs: Statement }): Promise<{ docs: any[], count: number }> => {
@@ -293,7 +302,6 @@ export class PostgresStore implements ImDeleteStore {
         const { rows } = await sql.run(step.docs, [roomIds])
         return { docs: rows.map((row) => decode(row.doc)), count: rows.length }
       }
-      const uploads = await removed(statements.uploads)
       const messages = (await sql.run(statements.messages, [roomIds])).rowCount as number
       const subscriptions = await removed(statements.subscriptions)
       const readReceipts = (await sql.run(statements.readReceipts, [roomIds])).rowCount as number
