@@ -9,6 +9,7 @@ import { Session } from 'node:inspector/promises'
 import Fastify from 'fastify'
 import imDeletePlugin, { MemoryStore, hashLoginToken, type ImDeleteStore } from '../../index.js'
 import type { FromChild, ServerConfig, ToChild } from '../support/child.js'
+import { processSample } from '../support/sample.js'
 import { ADMIN, httpDataset } from './dataset.js'
 
 /**
@@ -100,19 +101,7 @@ process.on('message', async (message: ToChild) => {
     return
   }
   if (message.gc) gc()
-  const memory = process.memoryUsage()
-  const cpu = process.cpuUsage()
-  send({
-    type: 'sample',
-    id: message.id,
-    rss: memory.rss,
-    heapUsed: memory.heapUsed,
-    heapTotal: memory.heapTotal,
-    external: memory.external,
-    cpuMs: (cpu.user + cpu.system) / 1000,
-    systemMs: cpu.system / 1000,
-    atMs: performance.now()
-  })
+  send({ type: 'sample', id: message.id, ...processSample() })
 })
 
 send({ type: 'ready', port: address.port, seedMs, unseededHeapUsed: unseeded.heapUsed, unseededRss: unseeded.rss, usersHeapUsed })

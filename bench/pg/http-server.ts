@@ -12,6 +12,7 @@ import pg from 'pg'
 import imDeletePlugin, { hashLoginToken } from '../../index.js'
 import { PostgresStore } from '../../postgres.js'
 import type { FromChild, ServerConfig, ToChild } from '../support/child.js'
+import { processSample } from '../support/sample.js'
 import { handErase, q } from './hand-sql.js'
 
 const config = JSON.parse(process.argv[2] ?? '') as ServerConfig
@@ -99,20 +100,7 @@ process.on('message', async (message: ToChild) => {
     return
   }
   if (message.type !== 'sample') return
-  const memory = process.memoryUsage()
-  const cpu = process.cpuUsage()
-  send({
-    type: 'sample',
-    id: message.id,
-    rss: memory.rss,
-    heapUsed: memory.heapUsed,
-    heapTotal: memory.heapTotal,
-    external: memory.external,
-    cpuMs: (cpu.user + cpu.system) / 1000,
-    systemMs: cpu.system / 1000,
-    atMs: performance.now(),
-    statements
-  })
+  send({ type: 'sample', id: message.id, ...processSample(), statements })
 })
 
 send({ type: 'ready', port: address.port, seedMs: 0, unseededHeapUsed: 0, unseededRss: 0, usersHeapUsed: 0 })
