@@ -118,16 +118,18 @@ export function render (results: Results, markdown: boolean): string {
           `(${h.dmsPerCopy} DMs of ${h.world}), pg pools of ${h.poolSize}, ${h.connections} connections, each success request erasing a different DM, ` +
           `${h.rounds} rounds × ${h.amount} requests (success) or ${h.amountRejected} (401, 400) per server, order rotated each round; medians of rounds, ratio = median of per-round plugin/hand req/s. ` +
           `The hand route ${h.handUserLookup ? 'looks a user up by the key first, as the plugin does' : 'looks the room up by id only, as the plugin does'}; ` +
-          'plugin, unprepared = preparedStatements: false (PgBouncer < 1.21)')
+          'plugin, unprepared = preparedStatements: false (PgBouncer < 1.21). CPU ratio = (server + PostgreSQL CPU per request) hand ÷ plugin: ' +
+          'what the throughput ratio would be with CPU the only bottleneck (diagnostic; the targets apply to req/s)')
         parts.push(draw(
           ['path', 'hand req/s', 'plugin req/s', 'plugin/hand', 'target', '', 'unprepared req/s', 'unprepared/hand', 'p50/p99 ms hand · plugin',
-            'server CPU µs/req hand/plugin/unprep.', 'PostgreSQL CPU µs/req hand/plugin/unprep.', 'statements/req hand/plugin'],
+            'server CPU µs/req hand/plugin/unprep.', 'PostgreSQL CPU µs/req hand/plugin/unprep.', 'CPU ratio hand/plugin', 'statements/req hand/plugin'],
           http.paths.map((p) => [
             p.label, fmt(p.sides.hand.rps, 0), fmt(p.sides.plugin.rps, 0), fmt(p.ratio, 3), p.target === null ? '—' : `≥ ${p.target}`, verdict(p.met),
             fmt(p.sides.pluginUnprepared.rps, 0), fmt(p.unpreparedRatio, 3),
             `${fmt(p.sides.hand.p50)}/${fmt(p.sides.hand.p99)} · ${fmt(p.sides.plugin.p50)}/${fmt(p.sides.plugin.p99)}`,
             `${fmt(p.sides.hand.serverCpuUs, 0)} / ${fmt(p.sides.plugin.serverCpuUs, 0)} / ${fmt(p.sides.pluginUnprepared.serverCpuUs, 0)}`,
             `${fmt(p.sides.hand.pgCpuUs, 0)} / ${fmt(p.sides.plugin.pgCpuUs, 0)} / ${fmt(p.sides.pluginUnprepared.pgCpuUs, 0)}`,
+            fmt((p.sides.hand.serverCpuUs + p.sides.hand.pgCpuUs) / (p.sides.plugin.serverCpuUs + p.sides.plugin.pgCpuUs), 2),
             `${fmt(p.sides.hand.statementsPerRequest, 1)} / ${fmt(p.sides.plugin.statementsPerRequest, 1)}`
           ])))
       }
