@@ -4,7 +4,7 @@ import t from 'tap'
 import { publishRemovals, type UserStreamEvent } from '../examples/notify-removed.js'
 import { BODIES, IM_DELETE, build } from './helpers/app.js'
 import { authHeaders } from './helpers/fixture.js'
-import { connectRedis } from './helpers/services.js'
+import { redisFor } from './helpers/services.js'
 
 // The README's after-erase example is examples/notify-removed.ts, word for word; here it runs
 // against the real Redis, with a subscriber listening as a websocket gateway would.
@@ -18,13 +18,8 @@ t.test('the README shows the after-erase example as it is in examples/', async (
 interface Heard { channel: string, eventName: string, action: string, id: string, document: Record<string, any> }
 
 t.test("every member of the erased DM and of its discussions hears Rocket.Chat's removed events, and nobody else", async (t) => {
-  const connection = await connectRedis()
-  if (connection.redis === null) {
-    t.comment(`Redis run not done: ${connection.reason}`)
-    return
-  }
-  const { redis } = connection
-  t.teardown(() => redis.disconnect())
+  const redis = await redisFor(t)
+  if (redis === null) return
   // A prefix of our own: other people's tests share this Redis.
   const prefix = `fastify-im-delete-test:${randomUUID()}:`
   const subscriber = redis.duplicate()
