@@ -117,27 +117,25 @@ export class DirectMessageEraser {
   async #resolve (user: Caller, target: EraseTarget): Promise<{ room: Room, subscription: Subscription | null, exists: boolean }> {
     const { store } = this.#options
     const nameOrId = 'roomId' in target ? target.roomId : target.username
+    let room: Room | null
     if (nameOrId.startsWith('#')) {
-      const roomId = nameOrId.slice(1)
-      return await this.#existing(user, roomId === '' ? null : await store.findRoomById(roomId))
+      room = nameOrId === '#' ? null : await store.findRoomById(nameOrId.slice(1))
+    } else {
+      const key = nameOrId.replace('@', '')
+      if (key === '') throw new InvalidChannelError()
+      // Both at once: the common request names a DM by its id, for which the user lookup misses,
+      // and waiting for that miss before looking for the room would add a round trip.
+      const [other, byId] = await Promise.all([store.findUser(key), store.findRoomById(key)])
+      if (other === null) {
+        room = byId
+      } else {
+        const uids = directRoomKey([user._id, other._id])
+        room = await store.findDirectRoom(uids)
+        if (room === null) return await this.#unborn(user, other, uids)
+      }
     }
-
-    const key = nameOrId.replace('@', '')
-    if (key === '') throw new InvalidChannelError()
-    // Both at once: the common request names a DM by its id, for which the user lookup misses,
-    // and waiting for that miss before looking for the room would add a round trip.
-    const [other, byId] = await Promise.all([store.findUser(key), store.findRoomById(key)])
-    if (other === null) return await this.#existing(user, byId)
-
-    const uids = directRoomKey([user._id, other._id])
-    const room = await store.findDirectRoom(uids)
-    if (room !== null) return await this.#existing(user, room)
-    return await this.#unborn(user, other, uids)
-  }
-
-  async #existing (user: Caller, room: Room | null): Promise<{ room: Room, subscription: Subscription | null, exists: true }> {
     if (room === null || room.t !== 'd') throw new InvalidChannelError()
-    return { room, subscription: await this.#options.store.findSubscription(room._id, user._id), exists: true }
+    return { room, subscription: await store.findSubscription(room._id, user._id), exists: true }
   }
 
   /** The DM Rocket.Chat's `createDirectMessage` would create, with the caller subscribed to it; refused as it refuses. */
