@@ -123,16 +123,22 @@ export class DirectMessageEraser {
     } else {
       const key = nameOrId.replace('@', '')
       if (key === '') throw new InvalidChannelError()
-      // Both at once: the common request names a DM by its id, for which the user lookup misses,
-      // and waiting for that miss before looking for the room would add a round trip.
-      const [other, byId] = await Promise.all([store.findUser(key), store.findRoomById(key)])
+      // All at once: the common request names a DM by its id in `roomId`, for which the user
+      // lookup misses; waiting for that miss, then for the room, then for the caller's
+      // subscription to it would be three round trips. The subscription is looked up ahead
+      // only for `roomId`, which is almost always a room id.
+      const [other, byId, subscription] = await Promise.all([
+        store.findUser(key),
+        store.findRoomById(key),
+        'roomId' in target ? store.findSubscription(key, user._id) : undefined
+      ])
       if (other === null) {
-        room = byId
-      } else {
-        const uids = directRoomKey([user._id, other._id])
-        room = await store.findDirectRoom(uids)
-        if (room === null) return await this.#unborn(user, other, uids)
+        if (byId === null || byId.t !== 'd') throw new InvalidChannelError()
+        return { room: byId, subscription: subscription !== undefined ? subscription : await store.findSubscription(byId._id, user._id), exists: true }
       }
+      const uids = directRoomKey([user._id, other._id])
+      room = await store.findDirectRoom(uids)
+      if (room === null) return await this.#unborn(user, other, uids)
     }
     if (room === null || room.t !== 'd') throw new InvalidChannelError()
     return { room, subscription: await store.findSubscription(room._id, user._id), exists: true }
