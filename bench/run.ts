@@ -117,7 +117,7 @@ export function render (results: Results, markdown: boolean): string {
         parts.push(`PostgreSQL over HTTP (${results.pg.database}): the plugin on PostgresStore against a hand-written Fastify route, each on an identical copy ` +
           `(${h.dmsPerCopy} DMs of ${h.world}), pg pools of ${h.poolSize}, ${h.connections} connections, each success request erasing a different DM, ` +
           `${h.rounds} rounds × ${h.amount} requests (success) or ${h.amountRejected} (401, 400) per server, order rotated each round; medians of rounds, ratio = median of per-round plugin/hand req/s. ` +
-          `The hand route ${h.handUserLookup ? 'looks a user up by the key first, as the plugin does' : 'looks the room up by id only, as the plugin does'}; ` +
+          `The hand route looks up ${h.handLookups ?? ((h as { handUserLookup?: boolean }).handUserLookup === true ? 'user+room' : 'room')} before the erase, as the plugin does; ` +
           'plugin, unprepared = preparedStatements: false (PgBouncer < 1.21). CPU ratio = (server + PostgreSQL CPU per request) hand ÷ plugin: ' +
           'what the throughput ratio would be with CPU the only bottleneck (diagnostic; the targets apply to req/s)')
         parts.push(draw(
