@@ -1,6 +1,6 @@
 import { directRoomKey, type EraseOptions, type ImDeleteStore } from '../../store.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
-import { driverFor, quoteIdentifier, type Driver, type PostgresStoreOptions, type Sql } from './driver.js'
+import { driverFor, quoteIdentifier, waitBounds, type Driver, type PostgresStoreOptions, type Sql, type WaitBounds } from './driver.js'
 import { MIGRATIONS, ROOM_KEYS, SCHEMA_VERSION } from './migrations.js'
 
 export interface MigrateOptions {
@@ -76,6 +76,7 @@ function orphanRefused (err: unknown): Error | null {
  */
 export class PostgresStore implements ImDeleteStore {
   readonly #driver: Driver
+  readonly #bounds: WaitBounds
   readonly #schema: string
   readonly #table: (name: string) => string
   readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [string, unknown[]] }
@@ -83,6 +84,7 @@ export class PostgresStore implements ImDeleteStore {
   constructor (options: PostgresStoreOptions) {
     const { schema = 'public' } = options
     if (typeof schema !== 'string' || schema === '') throw new TypeError('PostgresStore: the option schema must be a non-empty string')
+    this.#bounds = waitBounds(options)
     this.#driver = driverFor(options)
     this.#schema = schema
     const quoted = quoteIdentifier(schema)
@@ -263,11 +265,11 @@ export class PostgresStore implements ImDeleteStore {
         subscriptions: subscriptions.docs,
         removed: { messages, subscriptions: subscriptions.count, uploads: uploads.count, readReceipts, discussions: roomIds.length - 1 }
       }
-    })
+    }, this.#bounds)
   }
 
   async #find ([text, params]: [string, unknown[]]): Promise<any> {
-    const { rows } = await this.#driver.query(text, params)
+    const { rows } = await this.#driver.lookup(text, params, this.#bounds)
     return rows.length === 0 ? null : decode(rows[0].doc)
   }
 
