@@ -97,6 +97,10 @@ const imDeletePlugin: FastifyPluginAsync<ImDeleteOptions> = async function imDel
     hookTimeout
   })
 
+  // Blob removals a crash or a blob-storage outage left: finished by the plugin, not the host.
+  fastify.addHook('onReady', async () => { eraser.resumeBlobRemovals(fastify.log) })
+  fastify.addHook('onClose', async () => { await eraser.stopBlobRemovals() })
+
   await fastify.register(imDeleteRoutes, {
     prefix,
     authenticate: options.authenticate ?? createAuthenticate(store as LoginTokenLookup),

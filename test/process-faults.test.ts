@@ -3,6 +3,7 @@
 // restarted and stopped, a lock held by another client, the process SIGKILLed while the blob
 // storage is down. The process must survive each, answer within the documented bounds, and
 // remove every blob of every erased DM in the end. Costs are reported as comments, not asserted.
+import { createServer } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
@@ -145,4 +146,62 @@ t.test('a lock held 10 s by another client: the erase answers the spec 500 while
   t.same(await post(child.base, IM_DELETE, 'admin', { roomId: 'alicebob' }).then(({ status, body }) => ({ status, body })),
     { status: 200, body: BODIES.success }, 'with the lock gone, the erase succeeds')
   t.same(await loader.dump(), await expectedAfter(fixture(), 'alicebob'), 'and removes the DM and all it held')
+})
+
+/** Blob storage over HTTP (DELETE /<upload id>): while down it answers 503 and removes nothing. */
+async function blobStorage (t: Test, ids: string[]): Promise<{ url: string, held: Set<string>, asked: Set<string>, state: { up: boolean } }> {
+  const held = new Set(ids)
+  const asked = new Set<string>()
+  const state = { up: false }
+  const server = createServer((request, response) => {
+    const id = decodeURIComponent((request.url ?? '/').slice(1))
+    asked.add(id)
+    if (state.up) held.delete(id)
+    response.writeHead(state.up ? 204 : 503).end()
+  })
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  t.teardown(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => { server.close(resolve) })
+  })
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, held, asked, state }
+}
+
+/** Resolves once `done()` holds, checked every 20 ms. */
+async function until (done: () => boolean | Promise<boolean>): Promise<void> {
+  while (!await done()) await sleep(20)
+}
+
+t.test('SIGKILL during a blob-storage outage: after a restart with the storage back, every blob of every erased DM is removed', async (t) => {
+  if (cluster === null) return
+  // The fixture, and 20 more DMs of 10 uploads each: more pending removals than one page.
+  const dataset = fixture()
+  const dms = Array.from({ length: 20 }, (_, i) => `blob-dm-${i}`)
+  dataset.rooms.push(...dms.map((_id) => ({ _id, t: 'd', uids: ['admin', 'bob'], usernames: ['admin', 'bob'] })))
+  dataset.uploads.push(...dms.flatMap((rid) => Array.from({ length: 10 }, (_, j) => ({ _id: `${rid}-up-${j}`, rid }))))
+  const erasedRooms = ['alicebob', ...dms]
+  const erasedBlobs = dataset.uploads.filter(({ rid }) => erasedRooms.includes(rid) || rid.startsWith('disc-1')).map(({ _id }) => _id)
+  const storage = await blobStorage(t, dataset.uploads.map(({ _id }) => _id))
+  const { child, env } = await serverOn(t, cluster, dataset, storage.url)
+
+  const answers = await Promise.all(erasedRooms.map(async (roomId) => (await post(child.base, IM_DELETE, 'admin', { roomId })).status))
+  t.same(answers, erasedRooms.map(() => 200), 'every DM erased while the blob storage is down')
+  await within(30_000, 'every blob asked for', until(() => erasedBlobs.every((id) => storage.asked.has(id))))
+  t.equal(storage.held.size, dataset.uploads.length, 'every removal failed: nothing removed')
+  child.process.kill('SIGKILL')
+  t.same(await child.exited, { code: null, signal: 'SIGKILL' }, 'the server process killed')
+  const pending = async (): Promise<string[]> =>
+    (await cluster.query(`SELECT upload_id FROM ${env.SCHEMA}.pending_blobs ORDER BY upload_id COLLATE "C"`)).rows.map((row) => row.upload_id)
+  t.same(await pending(), [...erasedBlobs].sort(), 'every removal still to do is recorded in the database')
+
+  storage.state.up = true
+  const restarted = Date.now()
+  const again = await startServer(t, SCRIPT, env)
+  await within(60_000, 'every erased blob removed', until(() => erasedBlobs.every((id) => !storage.held.has(id))))
+  t.comment(`${erasedBlobs.length} blobs removed ${Date.now() - restarted} ms after the restart began (process start included)`)
+  t.same([...storage.held], dataset.uploads.filter(({ _id }) => !erasedBlobs.includes(_id)).map(({ _id }) => _id), 'every blob of every erased DM removed, no other')
+  await within(30_000, 'the pending removals forgotten', until(async () => (await pending()).length === 0))
+  t.pass('and forgotten by the database once removed')
+  again.process.kill('SIGTERM')
+  t.same(await within(30_000, 'the server process exiting', again.exited), { code: 0, signal: null }, 'the server process shuts down cleanly')
 })

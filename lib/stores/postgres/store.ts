@@ -1,4 +1,5 @@
-import { directRoomKey, type EraseOptions, type ImDeleteStore } from '../../store.js'
+import { directRoomKey, type EraseOptions, type ImDeleteStore, type PendingBlob } from '../../store.js'
+import { blobRemoved, deleteUploadsRecordingBlobs, pendingBlobs } from './blobs.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
 import { driverFor, quoteIdentifier, waitBounds, type Driver, type PostgresStoreOptions, type Sql, type WaitBounds } from './driver.js'
 import { MIGRATIONS, ROOM_KEYS, SCHEMA_VERSION } from './migrations.js'
@@ -13,7 +14,7 @@ export interface ExplainOptions {
   analyze?: boolean
 }
 
-type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom'>
+type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom' | 'pendingBlobs' | 'blobRemoved'>
 
 /** Each dumped collection's table, and the columns import writes to it (`jsonb_to_recordset` types). */
 const COLLECTIONS: Record<keyof Dump, { table: string, columns: Record<string, string> }> = {
@@ -218,7 +219,7 @@ export class PostgresStore implements ImDeleteStore {
     return await this.#find(this.#lookups.findSubscription(roomId, userId))
   }
 
-  async eraseRoom (roomId: string, { documents = true }: EraseOptions = {}): Promise<EraseResult | null> {
+  async eraseRoom (roomId: string, { documents = true, recordBlobs = false }: EraseOptions = {}): Promise<EraseResult | null> {
     const table = this.#table
     return await this.#driver.transaction(async (sql) => {
       // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
@@ -254,7 +255,10 @@ export class PostgresStore implements ImDeleteStore {
           [roomIds])
         return { docs: rows.map((row) => decode(row.doc)), count: rows.length }
       }
-      const uploads = await removed('uploads', 'rid', '_id')
+      // Blobs to remove after the commit are recorded with it, so a crash cannot lose them.
+      const uploads = recordBlobs
+        ? await sql.query(deleteUploadsRecordingBlobs(table), [roomIds]).then(({ rows }) => ({ docs: rows.map((row) => decode(row.doc)), count: rows.length }))
+        : await removed('uploads', 'rid', '_id')
       const messages = await count('messages', 'rid')
       const subscriptions = await removed('subscriptions', 'rid', '_id')
       const readReceipts = await count('read_receipts', 'rid')
@@ -266,6 +270,15 @@ export class PostgresStore implements ImDeleteStore {
         removed: { messages, subscriptions: subscriptions.count, uploads: uploads.count, readReceipts, discussions: roomIds.length - 1 }
       }
     }, this.#bounds)
+  }
+
+  /** The blob removals erases recorded and nobody has finished yet (see `ImDeleteStore.pendingBlobs`). */
+  async pendingBlobs (limit: number, after = ''): Promise<PendingBlob[]> {
+    return await pendingBlobs(this.#driver, this.#table, decode, limit, after)
+  }
+
+  async blobRemoved (uploadId: string): Promise<void> {
+    await blobRemoved(this.#driver, this.#table, uploadId)
   }
 
   async #find ([text, params]: [string, unknown[]]): Promise<any> {
