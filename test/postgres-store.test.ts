@@ -106,6 +106,8 @@ for (const backend of all) {
     t.teardown(teardown)
     await store.migrate({ to: 3 })
     await store.import(fixture())
+    t.same((await store.eraseRoom('self-alice', { recordBlobs: true }))?.removed.messages, 1, 'before it, an erase asked to record blobs still erases')
+    t.same(await store.pendingBlobs(10), [], 'and nothing is pending: there is nowhere to record it')
     const before = await store.dump()
     await store.migrate()
     t.equal(await store.schemaVersion(), 4, 'upgraded')

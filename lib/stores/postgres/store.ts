@@ -1,5 +1,5 @@
 import { directRoomKey, type EraseOptions, type ImDeleteStore, type PendingBlob } from '../../store.js'
-import { blobRemoved, deleteUploadsRecordingBlobs, pendingBlobs } from './blobs.js'
+import { blobRemoved, deleteUploadsRecordingBlobs, pendingBlobs, recordsBlobs } from './blobs.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
 import { driverFor, quoteIdentifier, waitBounds, type Driver, type PostgresStoreOptions, type Sql, type WaitBounds } from './driver.js'
 import { MIGRATIONS, ROOM_KEYS, SCHEMA_VERSION } from './migrations.js'
@@ -80,6 +80,8 @@ export class PostgresStore implements ImDeleteStore {
   readonly #bounds: WaitBounds
   readonly #schema: string
   readonly #table: (name: string) => string
+  /** Known once true: the schema has the pending blob removals (never goes back). */
+  #recordsBlobs = false
   readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [string, unknown[]] }
 
   constructor (options: PostgresStoreOptions) {
@@ -221,6 +223,7 @@ export class PostgresStore implements ImDeleteStore {
 
   async eraseRoom (roomId: string, { documents = true, recordBlobs = false }: EraseOptions = {}): Promise<EraseResult | null> {
     const table = this.#table
+    const recording = recordBlobs && await this.#hasPendingBlobs()
     return await this.#driver.transaction(async (sql) => {
       // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
       // A concurrent erase of the same room waits on the room's lock, then walks nothing: null.
@@ -256,7 +259,7 @@ export class PostgresStore implements ImDeleteStore {
         return { docs: rows.map((row) => decode(row.doc)), count: rows.length }
       }
       // Blobs to remove after the commit are recorded with it, so a crash cannot lose them.
-      const uploads = recordBlobs
+      const uploads = recording
         ? await sql.query(deleteUploadsRecordingBlobs(table), [roomIds]).then(({ rows }) => ({ docs: rows.map((row) => decode(row.doc)), count: rows.length }))
         : await removed('uploads', 'rid', '_id')
       const messages = await count('messages', 'rid')
@@ -274,7 +277,12 @@ export class PostgresStore implements ImDeleteStore {
 
   /** The blob removals erases recorded and nobody has finished yet (see `ImDeleteStore.pendingBlobs`). */
   async pendingBlobs (limit: number, after = ''): Promise<PendingBlob[]> {
-    return await pendingBlobs(this.#driver, this.#table, decode, limit, after)
+    return await this.#hasPendingBlobs() ? await pendingBlobs(this.#driver, this.#table, decode, limit, after) : []
+  }
+
+  async #hasPendingBlobs (): Promise<boolean> {
+    this.#recordsBlobs ||= await recordsBlobs(this.#driver, this.#table)
+    return this.#recordsBlobs
   }
 
   async blobRemoved (uploadId: string): Promise<void> {
