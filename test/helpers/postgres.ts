@@ -85,14 +85,16 @@ export function poolOver (db: PGlite): { pool: pg.Pool, double: PoolDouble } {
     return unlock
   }
   // pg's named statements arrive as a query config; PGlite is given the text (it plans every query anyway).
-  const textOf = (query: string | { text: string, values: unknown[] }, params?: unknown[]): [string, unknown[] | undefined] =>
+  const textOf = (query: string | { text: string, values?: unknown[] }, params?: unknown[]): [string, unknown[] | undefined] =>
     typeof query === 'string' ? [query, params] : [query.text, query.values]
   let rollbackFails = false
   const double: PoolDouble = { releases: [], failNextRollback: () => { rollbackFails = true } }
   const pool = {
     on: () => pool,
+    off: () => pool,
     end: async () => {},
-    async query (query: string | { text: string, values: unknown[] }, params?: unknown[]) {
+    // pg's two forms: (text, values) and a config object (named statements, bounded lookups).
+    async query (query: string | { text: string, values?: unknown[] }, params?: unknown[]) {
       const unlock = await acquire()
       try { return await db.query(...textOf(query, params)) } finally { unlock() }
     },
@@ -101,7 +103,7 @@ export function poolOver (db: PGlite): { pool: pg.Pool, double: PoolDouble } {
       const listeners = new Set<(err: Error) => void>()
       const client = {
         on: (_event: 'error', listener: (err: Error) => void) => { listeners.add(listener); return client },
-        async query (query: string | { text: string, values: unknown[] }, params?: unknown[]) {
+        async query (query: string | { text: string, values?: unknown[] }, params?: unknown[]) {
           const [text, values] = textOf(query, params)
           if (text === 'ROLLBACK' && rollbackFails) {
             rollbackFails = false
@@ -110,6 +112,11 @@ export function poolOver (db: PGlite): { pool: pg.Pool, double: PoolDouble } {
             const err = new Error('Connection terminated unexpectedly')
             for (const listener of listeners) listener(err)
             throw err
+          }
+          // pg sends a query without values as a simple query (several statements allowed), like exec.
+          if (values === undefined) {
+            const results = await db.exec(text)
+            return results.length === 1 ? results[0] : results
           }
           return await db.query(text, values)
         },

@@ -64,6 +64,20 @@ export type PostgresStoreOptions = (
   /** The PostgreSQL schema holding the tables (created by `migrate()`); default `public`. */
   schema?: string
   /**
+   * Called with each error `pg` reports on an idle pooled connection (the server ended it: a
+   * restart, a stop, `pg_terminate_backend`). `pg` has already dropped that connection and opens
+   * a new one when one is needed. Default: nothing is logged, and the error is harmless.
+   */
+  onError?: (err: Error) => void
+  /** Milliseconds an erase waits for a lock before it gives up (`lock_timeout`); 0: no bound. Default 3000. */
+  lockTimeout?: number
+  /**
+   * Milliseconds any one statement of an erase may run (`statement_timeout`), and a lookup on
+   * a `pg` pool may take (`pg`'s `query_timeout`: the connection is then closed); 0: no bound.
+   * Default 5000.
+   */
+  statementTimeout?: number
+  /**
    * Send the store's fixed statements as named prepared statements (default `true`): each is
    * planned once per connection instead of on every call. Set `false` behind a pooler that
    * hands one client's statements to different server connections without tracking prepared
@@ -73,9 +87,38 @@ export type PostgresStoreOptions = (
   preparedStatements?: boolean
 }
 
+/** What a bounded wait answers: both in milliseconds, 0 for no bound. */
+export interface WaitBounds {
+  lockTimeout: number
+  statementTimeout: number
+}
+
+export const WAIT_BOUNDS: WaitBounds = { lockTimeout: 3000, statementTimeout: 5000 }
+
+/** The options' bounds, checked: whole milliseconds, 0 for none. */
+export function waitBounds (options: Partial<WaitBounds>): WaitBounds {
+  const bounds = { ...WAIT_BOUNDS }
+  for (const key of ['lockTimeout', 'statementTimeout'] as const) {
+    const value = options[key] ?? WAIT_BOUNDS[key]
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new TypeError(`PostgresStore: the option ${key} must be a whole number of milliseconds (0: no bound)`)
+    }
+    bounds[key] = value
+  }
+  return bounds
+}
+
 export interface Driver extends Runner {
-  transaction: <T>(work: (sql: Runner) => Promise<T>) => Promise<T>
+  /** With `bounds`, every statement of the transaction runs under them (`SET LOCAL`). */
+  transaction: <T>(work: (sql: Runner) => Promise<T>, bounds?: WaitBounds) => Promise<T>
+  /** A single read, given up after `statementTimeout` where the driver can do so. */
+  lookup: (statement: Statement, params: unknown[], bounds: WaitBounds) => Promise<{ rows: any[] }>
   close: () => Promise<void>
+}
+
+/** pg's query with a config object (`query_timeout` is read from it; @types/pg does not list it). */
+interface BoundedQuery {
+  query: (config: { name?: string, text: string, values: unknown[], query_timeout: number }) => Promise<{ rows: any[] }>
 }
 
 /** Runs a statement on a pg connection, by name or by text. */
@@ -92,11 +135,22 @@ function ignoreConnectionError (): void {}
 // A pooled client lives as long as its connection: it gets the listener once, whichever store uses it.
 const listening = new WeakSet<PgClientLike>()
 
+/** The statements opening a transaction, the bounds set in the same round trip (integers: safe to inline). */
+function begin (bounds?: WaitBounds): string {
+  return bounds === undefined
+    ? 'BEGIN'
+    : `BEGIN; SET LOCAL lock_timeout = ${bounds.lockTimeout}; SET LOCAL statement_timeout = ${bounds.statementTimeout}`
+}
+
 function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<void>, prepared: boolean): Driver {
   return {
     query: async (text, params) => await (await connect()).query(text, params),
     run: async (s, values) => await runner(await connect(), prepared)(s, values),
-    async transaction (work) {
+    // pg's own per-query timer: no extra round trip. It fails the query and the pool closes the
+    // connection, so nothing waits on it any more (the server ends that backend once it notices).
+    lookup: async ({ name, text }, params, { statementTimeout }) =>
+      await ((await connect()) as unknown as BoundedQuery).query({ ...(prepared ? { name } : {}), text, values: params, query_timeout: statementTimeout }),
+    async transaction (work, bounds) {
       const client = await (await connect()).connect()
       if (!listening.has(client)) {
         client.on('error', ignoreConnectionError)
@@ -104,7 +158,7 @@ function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<vo
       }
       const sql: Runner = { query: async (text, params) => await client.query(text, params), run: runner(client, prepared) }
       try {
-        await client.query('BEGIN')
+        await client.query(begin(bounds))
         const result = await work(sql)
         await client.query('COMMIT')
         client.release(false)
@@ -120,11 +174,11 @@ function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<vo
 }
 
 /** A pool of the store's own, opened on first use: `pg` is loaded only by those who ask for it. */
-function ownedPoolDriver (connectionString: string, prepared: boolean): Driver {
+function ownedPoolDriver (connectionString: string, onError: ErrorListener, prepared: boolean): Driver {
   let opened: Promise<PgPoolLike> | undefined
   const connect = async (): Promise<PgPoolLike> => await (opened ??= import('pg').then(({ default: pg }) => {
     const pool = new pg.Pool({ connectionString })
-    pool.on('error', ignoreConnectionError)
+    pool.on('error', onError)
     return pool
   }))
   return poolDriver(connect, async () => { if (opened !== undefined) await (await opened).end() }, prepared)
@@ -136,6 +190,8 @@ const textOf = (sql: Sql): Runner => ({ query: async (text, params) => await sql
 function pgliteDriver (db: PGliteLike): Driver {
   return {
     ...textOf(db),
+    // One connection, in this process: no other session can hold a lock against it, so no bounds.
+    lookup: async ({ text }, params) => await db.query(text, params),
     transaction: async (work) => await db.transaction(async (tx) => await work(textOf(tx))),
     close: async () => {}
   }
@@ -146,14 +202,21 @@ export function driverFor (options: PostgresStoreOptions): Driver {
   if (given.length !== 1) {
     throw new TypeError(`PostgresStore: give exactly one of the options connectionString, pool or pglite (got ${given.length === 0 ? 'none' : given.join(', ')})`)
   }
+  const { onError } = options
+  if (onError !== undefined && typeof onError !== 'function') throw new TypeError('PostgresStore: the option onError must be a function')
+  // A listener of this store's own, so close() removes exactly it.
+  const listener: ErrorListener = (err) => { onError?.(err) }
   const { preparedStatements = true } = options
   if (typeof preparedStatements !== 'boolean') throw new TypeError('PostgresStore: the option preparedStatements must be a boolean')
   if ('pglite' in options) return pgliteDriver(options.pglite)
   if ('pool' in options) {
+    // pg emits 'error' on the pool when an idle connection dies; with no listener that crashes
+    // the process, and whether the host listens is not the store's to assume.
     const { pool } = options
-    return poolDriver(async () => pool, async () => {}, preparedStatements)
+    pool.on('error', listener)
+    return poolDriver(async () => pool, async () => { pool.off('error', listener) }, preparedStatements)
   }
-  return ownedPoolDriver(options.connectionString, preparedStatements)
+  return ownedPoolDriver(options.connectionString, listener, preparedStatements)
 }
 
 /** An identifier quoted for SQL, as PostgreSQL reads it: inner double quotes doubled. */

@@ -1,6 +1,7 @@
-import { directRoomKey, type EraseOptions, type ImDeleteStore } from '../../store.js'
+import { directRoomKey, type EraseOptions, type ImDeleteStore, type PendingBlob } from '../../store.js'
+import { blobRemoved, pendingBlobs, recordsBlobs } from './blobs.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
-import { driverFor, quoteIdentifier, statement, type Driver, type PostgresStoreOptions, type Runner, type Sql, type Statement } from './driver.js'
+import { driverFor, quoteIdentifier, statement, waitBounds, type Driver, type PostgresStoreOptions, type Runner, type Sql, type Statement, type WaitBounds } from './driver.js'
 import { MIGRATIONS, ROOM_KEYS, SCHEMA_VERSION } from './migrations.js'
 
 export interface MigrateOptions {
@@ -13,7 +14,7 @@ export interface ExplainOptions {
   analyze?: boolean
 }
 
-type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom'>
+type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom' | 'pendingBlobs' | 'blobRemoved'>
 
 /** Each dumped collection's table, and the columns import writes to it (`jsonb_to_recordset` types). */
 const COLLECTIONS: Record<keyof Dump, { table: string, columns: Record<string, string> }> = {
@@ -72,7 +73,7 @@ function orphanRefused (err: unknown): Error | null {
 /** The erase's fixed statements for one schema: the tree walk, and each step's delete. */
 function eraseStatements (table: (name: string) => string): {
   walk: Statement
-  uploads: { count: Statement, docs: Statement }
+  uploads: { count: Statement, docs: Statement, recording: Statement }
   messages: Statement
   subscriptions: { count: Statement, docs: Statement }
   readReceipts: Statement
@@ -90,10 +91,11 @@ function eraseStatements (table: (name: string) => string): {
   const changed = `SELECT EXISTS (SELECT 1 FROM ${table('rooms')} WHERE prid = ANY($1::text[]) AND NOT (_id = ANY($1::text[])))
       OR EXISTS (SELECT 1 FROM ${table('rooms')} WHERE _id = ANY($1::text[]) AND _id <> $2 AND (prid = ANY($1::text[])) IS NOT TRUE) AS changed`
   // The first delete carries that check (one round trip less), and deletes nothing when the set changed.
-  const uploads = (returning: string, result: string): Statement => statement(
+  const uploads = (returning: string, result: string, also = ''): Statement => statement(
     `WITH tree AS (${changed}),
-     gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) AND NOT (SELECT changed FROM tree) RETURNING ${returning})
+     gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) AND NOT (SELECT changed FROM tree) RETURNING ${returning})${also}
      SELECT (SELECT changed FROM tree) AS changed, ${result}`)
+  const docs = '(SELECT coalesce(json_agg(doc ORDER BY _id), \'[]\')::text FROM gone) AS docs'
   return {
     // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
     walk: statement(
@@ -106,7 +108,11 @@ function eraseStatements (table: (name: string) => string): {
        ORDER BY tree.ord FOR UPDATE OF r`),
     uploads: {
       count: uploads('1', '(SELECT count(*) FROM gone)::int AS count'),
-      docs: uploads('_id, doc', '(SELECT coalesce(json_agg(doc ORDER BY _id), \'[]\')::text FROM gone) AS docs')
+      docs: uploads('_id, doc', docs),
+      // Blobs to remove after the commit are recorded with it (migration 4), so a crash cannot
+      // lose them; an upload id already pending keeps its first row.
+      recording: uploads('_id, doc', docs, `,
+     pending AS (INSERT INTO ${table('pending_blobs')} (upload_id, doc) SELECT _id, doc FROM gone ON CONFLICT (upload_id) DO NOTHING)`)
     },
     messages: count('messages', 'rid'),
     subscriptions: step('subscriptions', 'rid', '_id'),
@@ -127,12 +133,14 @@ function eraseStatements (table: (name: string) => string): {
  * snapshot is taken after the locks, checks that the tree still is the set before it deletes
  * anything; only when it is not is the tree walked again.
  */
-async function lockTree (sql: Runner, statements: ReturnType<typeof eraseStatements>, roomId: string, documents: boolean): Promise<{ roomIds: string[], uploads: { docs: any[], count: number } } | null> {
+async function lockTree (sql: Runner, statements: ReturnType<typeof eraseStatements>, roomId: string, documents: boolean, recording: boolean): Promise<{ roomIds: string[], uploads: { docs: any[], count: number } } | null> {
+  const uploads = recording ? statements.uploads.recording : documents ? statements.uploads.docs : statements.uploads.count
+  documents ||= recording
   for (;;) {
     const { rows: tree } = await sql.run(statements.walk, [roomId])
     if (tree.length === 0) return null
     const roomIds = tree.map((row) => row._id as string)
-    const { rows: [first] } = await sql.run(documents ? statements.uploads.docs : statements.uploads.count, [roomIds, roomId])
+    const { rows: [first] } = await sql.run(uploads, [roomIds, roomId])
     if (first.changed === true) continue
     const docs: any[] = documents ? decode(first.docs) : []
     return { roomIds, uploads: { docs, count: documents ? docs.length : first.count } }
@@ -146,14 +154,18 @@ async function lockTree (sql: Runner, statements: ReturnType<typeof eraseStateme
  */
 export class PostgresStore implements ImDeleteStore {
   readonly #driver: Driver
+  readonly #bounds: WaitBounds
   readonly #schema: string
   readonly #table: (name: string) => string
+  /** Known once true: the schema has the pending blob removals (never goes back). */
+  #recordsBlobs = false
   readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [Statement, unknown[]] }
   readonly #erase: ReturnType<typeof eraseStatements>
 
   constructor (options: PostgresStoreOptions) {
     const { schema = 'public' } = options
     if (typeof schema !== 'string' || schema === '') throw new TypeError('PostgresStore: the option schema must be a non-empty string')
+    this.#bounds = waitBounds(options)
     this.#driver = driverFor(options)
     this.#schema = schema
     const quoted = quoteIdentifier(schema)
@@ -289,10 +301,11 @@ export class PostgresStore implements ImDeleteStore {
     return await this.#find(this.#lookups.findSubscription(roomId, userId))
   }
 
-  async eraseRoom (roomId: string, { documents = true }: EraseOptions = {}): Promise<EraseResult | null> {
+  async eraseRoom (roomId: string, { documents = true, recordBlobs = false }: EraseOptions = {}): Promise<EraseResult | null> {
     const statements = this.#erase
+    const recording = recordBlobs && await this.#hasPendingBlobs()
     return await this.#driver.transaction(async (sql) => {
-      const locked = await lockTree(sql, statements, roomId, documents)
+      const locked = await lockTree(sql, statements, roomId, documents, recording)
       if (locked === null) return null
       const { roomIds, uploads } = locked
       // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms.
@@ -312,11 +325,25 @@ export class PostgresStore implements ImDeleteStore {
         subscriptions: subscriptions.docs,
         removed: { messages, subscriptions: subscriptions.count, uploads: uploads.count, readReceipts, discussions: roomIds.length - 1 }
       }
-    })
+    }, this.#bounds)
+  }
+
+  /** The blob removals erases recorded and nobody has finished yet (see `ImDeleteStore.pendingBlobs`). */
+  async pendingBlobs (limit: number, after = ''): Promise<PendingBlob[]> {
+    return await this.#hasPendingBlobs() ? await pendingBlobs(this.#driver, this.#table, decode, limit, after) : []
+  }
+
+  async #hasPendingBlobs (): Promise<boolean> {
+    this.#recordsBlobs ||= await recordsBlobs(this.#driver, this.#table)
+    return this.#recordsBlobs
+  }
+
+  async blobRemoved (uploadId: string): Promise<void> {
+    await blobRemoved(this.#driver, this.#table, uploadId)
   }
 
   async #find ([text, params]: [Statement, unknown[]]): Promise<any> {
-    const { rows } = await this.#driver.run(text, params)
+    const { rows } = await this.#driver.lookup(text, params, this.#bounds)
     return rows.length === 0 ? null : decode(rows[0].doc)
   }
 
