@@ -16,12 +16,17 @@ export interface PgSql extends Sql {
   query: ((text: string, params?: unknown[]) => Result) & ((config: NamedQuery) => Result)
 }
 
-/** One of the store's fixed statements: its text, and a name that differs whenever the text does. */
-export interface Statement { readonly name: string, readonly text: string }
+/** One of the store's fixed statements: its text, a name that differs whenever the text does, and whether to prepare it. */
+export interface Statement { readonly name: string, readonly text: string, readonly prepare: boolean }
 
-/** The text includes the schema: one connection may serve stores on several schemas. */
-export function statement (text: string): Statement {
-  return { name: `imdel_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`, text }
+/**
+ * The text includes the schema: one connection may serve stores on several schemas. `prepare:
+ * false` for a statement whose best plan depends on its parameters' size (a delete by an array
+ * of room ids): after five runs PostgreSQL may keep a generic plan for a prepared statement,
+ * one sized for a few rows, and use it on an erase of a hundred thousand.
+ */
+export function statement (text: string, { prepare = true } = {}): Statement {
+  return { name: `imdel_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`, text, prepare }
 }
 
 /** A connection the store runs its fixed statements on, prepared or not as the options say. */
@@ -124,7 +129,7 @@ interface BoundedQuery {
 /** Runs a statement on a pg connection, by name or by text. */
 function runner (sql: PgSql, prepared: boolean): Runner['run'] {
   return prepared
-    ? async (s, values) => await sql.query({ name: s.name, text: s.text, values })
+    ? async (s, values) => await (s.prepare ? sql.query({ name: s.name, text: s.text, values }) : sql.query(s.text, values))
     : async (s, values) => await sql.query(s.text, values)
 }
 

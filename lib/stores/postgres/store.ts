@@ -79,12 +79,14 @@ function eraseStatements (table: (name: string) => string): {
   readReceipts: Statement
   rooms: { count: Statement, docs: Statement }
 } {
-  const count = (name: string, key: string): Statement => statement(`DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[])`)
+  // Every delete is planned for the rooms it is given (see `statement`): a DM's one room or a tree of hundreds.
+  const perCall = { prepare: false }
+  const count = (name: string, key: string): Statement => statement(`DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[])`, perCall)
   const step = (name: string, key: string, order: string): { count: Statement, docs: Statement } => ({
     count: count(name, key),
     docs: statement(
       `WITH gone AS (DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[]) RETURNING _id, doc)
-       SELECT doc::text AS doc FROM gone ORDER BY ${order}`)
+       SELECT doc::text AS doc FROM gone ORDER BY ${order}`, perCall)
   })
   // Whether the locked set ($1, the room $2 first) is still the whole tree: a room outside it
   // names one inside as its parent, or a discussion inside no longer does. Index probes, no recursion.
@@ -94,7 +96,7 @@ function eraseStatements (table: (name: string) => string): {
   const uploads = (returning: string, result: string, also = ''): Statement => statement(
     `WITH tree AS (${changed}),
      gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) AND NOT (SELECT changed FROM tree) RETURNING ${returning})${also}
-     SELECT (SELECT changed FROM tree) AS changed, ${result}`)
+     SELECT (SELECT changed FROM tree) AS changed, ${result}`, perCall)
   const docs = '(SELECT coalesce(json_agg(doc ORDER BY _id), \'[]\')::text FROM gone) AS docs'
   return {
     // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
