@@ -1,14 +1,16 @@
 // The kit's runners and reports: node:test as well as tap, cases that do not apply named, and
 // a store's or a harness's misbehaviour reported as a failure of the case, in the store's terms.
 import { execFile } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { CASES, storeConformance, type KitOptions, type KitTarget, type TapLike } from '../lib/test-kit/index.js'
+import { CASES, DOCUMENT_CASES, storeConformance, type KitOptions, type KitTarget, type TapLike } from '../lib/test-kit/index.js'
 import type { Dataset, ImDeleteStore } from '../index.js'
 import { FaultyMemoryStore, documentTarget } from './helpers/kit-targets.js'
 import { ForgetsDiscussionsMemory } from './helpers/mutants.js'
 
 const run = promisify(execFile)
+const CASES_COUNT = Object.keys(CASES).length
 
 /** Runs the kit under a runner that gathers failures (`case > check`) and comments. */
 async function collect (options: KitOptions): Promise<{ failures: string[], comments: string[], report: Awaited<ReturnType<typeof storeConformance>> }> {
@@ -127,22 +129,34 @@ t.test('supports.documents with a store that cannot import or dump', async (t) =
   t.same(failures, ['documents: finds a user by exact username > supports.documents: the store has import() and dump()'])
 })
 
-t.test('under node:test, as a project without tap runs it', async (t) => {
-  const node = async (mode: string): Promise<{ code: number, out: string }> => {
-    try {
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', '--test-reporter=tap', 'test/helpers/kit-node-test.ts'], { env: { ...process.env, KIT_RUN: mode } })
-      return { code: 0, out: stdout }
-    } catch (err) {
-      const { code, stdout } = err as { code: number, stdout: string }
-      return { code, out: stdout }
-    }
+/** A file run by node under node:test, as a project without tap runs the kit. */
+async function node (file: string, mode = ''): Promise<{ code: number, out: string }> {
+  try {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--test-reporter=tap', file], { env: { ...process.env, KIT_RUN: mode } })
+    return { code: 0, out: stdout }
+  } catch (err) {
+    const { code, stdout } = err as { code: number, stdout: string }
+    return { code, out: stdout }
   }
-  const passing = await node('pass')
-  t.equal(passing.code, 0, 'MemoryStore passes')
-  t.match(passing.out, '# SKIP not applicable: supports.roomTypes lacks \'l\'', 'a case that does not apply is skipped, with why')
-  t.match(passing.out, /# fail 0/, 'no failure')
-  t.match(passing.out, 'ok 1 - MemoryStore in a context', 'through a test context too')
-  const failing = await node('fail')
+}
+
+t.test('under node:test: the README\'s harness over MemoryStore passes both levels', async (t) => {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+  const source = await readFile(new URL('../examples/kit-memory.ts', import.meta.url), 'utf8')
+  t.ok(readme.includes('```ts\n' + source.replace("'../index.js'", "'fastify-im-delete'").replace("'../lib/test-kit/index.js'", "'fastify-im-delete/test-kit'") + '```\n'),
+    'the README shows examples/kit-memory.ts, importing the package')
+  const { code, out } = await node('examples/kit-memory.ts')
+  t.equal(code, 0, 'it passes')
+  t.match(out, 'ok 1 - MemoryStore', 'as one test')
+  t.match(out, `# pass ${1 + CASES_COUNT + DOCUMENT_CASES.length}`, "the store's test and every case of both levels in it")
+})
+
+t.test('under node:test: in a test context; a case that does not apply is skipped with why; a broken store fails', async (t) => {
+  const context = await node('test/helpers/kit-node-test.ts', 'context')
+  t.equal(context.code, 0, 'MemoryStore passes')
+  t.match(context.out, '# SKIP not applicable: supports.roomTypes lacks \'l\'', 'livechat: not applicable, and why')
+  t.match(context.out, 'ok 1 - MemoryStore in a context', 'under the context given')
+  const failing = await node('test/helpers/kit-node-test.ts', 'fail')
   t.equal(failing.code, 1, 'a broken store fails the run')
   t.match(failing.out, `not ok 5 - ${CASES.directRoom}`, 'in the case that catches it')
   t.match(failing.out, 'the members of a private group (and part of a DM of three): no DM: found', 'saying what differed')
