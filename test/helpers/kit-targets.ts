@@ -137,7 +137,11 @@ export async function sqlTarget<S extends PostgresStore> (
       await backend.query(`INSERT INTO ${schema}.messages (_id, rid, doc) VALUES ($1, $2, $3::jsonb)`,
         [message._id, message.rid, JSON.stringify({ ...message, msg: 'a message sent while the room is erased' })])
     },
-    teardown: async () => { await backend.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) }
+    teardown: async () => {
+      // close() leaves a pool it was given open, and stops listening to it.
+      await store.close()
+      await backend.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    }
   }
 }
 
