@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process'
 import { access, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,6 +7,7 @@ import t, { type Test } from 'tap'
 import { openSession } from '../examples/existing-schema/auth.js'
 import type { Db } from '../examples/existing-schema/db.js'
 import { DiskBlobs, buildServer, type RemovedEvent } from '../examples/existing-schema/server.js'
+import { ChatStore } from '../examples/existing-schema/store.js'
 import { BODIES, DM_DELETE, IM_DELETE } from './helpers/app.js'
 import { serverSchema } from './helpers/existing-schema.js'
 import { server } from './helpers/postgres.js'
@@ -147,37 +149,66 @@ if (real !== null) {
   })
 
   // The README tells how to run the server on its own: this runs it so, as a user would.
-  t.test('server.ts runs on its own: it creates its tables, seeds a first start, and serves the endpoint', async (t) => {
-    const { spawn } = await import('node:child_process')
+  t.test('server.ts runs on its own: it creates its tables, seeds a first start, serves the endpoint; a second start seeds nothing', async (t) => {
     const { db, schema, teardown } = await serverSchema(admin)
     t.teardown(teardown)
     await db.exec('DROP TABLE read_marks, attachments, posts, conversation_members, conversations, sessions, accounts')
     const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test')
     url.searchParams.set('options', `-c search_path=${schema}`)
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/existing-schema/server.ts'], {
-      env: { ...process.env, DATABASE_URL: url.href, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe']
-    })
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
-    t.teardown(() => { child.kill() })
-    const started = await new Promise<{ address: string, blobs: string, conversation: string, ada: string }>((resolve, reject) => {
-      let output = ''
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        output += chunk
-        const line = output.split('\n').find((text) => text.startsWith('{"address"'))
-        if (line !== undefined) resolve(JSON.parse(line))
+    const start = async (): Promise<{ started: Record<string, string>, stop: () => Promise<number | null> }> => {
+      // Forked, it runs TypeScript as this file does (tap's loader, or tsx alone): the coverage it
+      // records maps onto the same lines as this process's.
+      const child = fork('examples/existing-schema/server.ts', [], {
+        env: { ...process.env, DATABASE_URL: url.href, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc']
       })
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
-      exited.then((code) => reject(new Error(`server.ts exited (${code}) before it listened:\n${output}`)))
-    })
-    t.teardown(() => rm(started.blobs, { recursive: true, force: true }))
-    t.strictSame(await readdir(started.blobs), ['plan.txt'], 'the seeded attachment has its blob')
-    const res = await fetch(`${started.address}${IM_DELETE}`, {
-      method: 'POST', headers: { authorization: `Bearer ${started.ada}`, 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob' })
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+      t.teardown(() => { child.kill() })
+      const started = await new Promise<Record<string, string>>((resolve, reject) => {
+        let output = ''
+        child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+          output += chunk
+          const line = output.split('\n').find((text) => text.startsWith('{"address"'))
+          if (line !== undefined) resolve(JSON.parse(line))
+        })
+        child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+        exited.then((code) => reject(new Error(`server.ts exited (${code}) before it listened:\n${output}`)))
+      })
+      t.teardown(() => rm(started.blobs, { recursive: true, force: true }))
+      return { started, stop: async () => { child.kill('SIGTERM'); return await exited } }
+    }
+
+    const first = await start()
+    t.strictSame(await readdir(first.started.blobs), ['plan.txt'], 'the seeded attachment has its blob')
+    const res = await fetch(`${first.started.address}${IM_DELETE}`, {
+      method: 'POST', headers: { authorization: `Bearer ${first.started.ada}`, 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob' })
     })
     t.equal(await res.text(), BODIES.success)
     t.strictSame((await rows(db)).posts, [], 'the seeded DM is erased')
-    child.kill('SIGTERM')
-    t.equal(await exited, 0, 'SIGTERM closes the server, which then exits by itself')
-    await t.rejects(access(join(started.blobs, 'plan.txt')), 'the blob was removed before it closed')
+    t.equal(await first.stop(), 0, 'SIGTERM closes the server, which then exits by itself')
+    await t.rejects(access(join(first.started.blobs, 'plan.txt')), 'the blob was removed before it closed')
+
+    const second = await start()
+    t.strictSame(Object.keys(second.started).sort(), ['address', 'blobs'], 'a second start has no new sessions to print')
+    const { rows: [{ count }] } = await db.query({ name: '', text: 'SELECT count(*)::int AS count FROM accounts', values: [] })
+    t.equal(count, 2, 'and seeded no second pair of accounts')
+    t.equal(await second.stop(), 0)
+  })
+
+  t.test('an id that is no uuid finds nothing, and never reaches a ::uuid cast', async (t) => {
+    const { db, teardown } = await serverSchema(admin)
+    t.teardown(teardown)
+    const blobs = new DiskBlobs(await mkdtemp(join(tmpdir(), 'chat-blobs-')))
+    t.teardown(() => rm(blobs.dir, { recursive: true, force: true }))
+    const { id } = await world(db, blobs)
+    const store = new ChatStore(db)
+    for (const bad of ['general', '', `${id.adaBob}x`, '#' + id.adaBob]) {
+      t.equal(await store.findRoomById(bad), null, `findRoomById('${bad}')`)
+      t.equal(await store.findDirectRoom([id.ada, bad]), null, `findDirectRoom with '${bad}'`)
+      t.equal(await store.findSubscription(bad, id.ada), null, `findSubscription in '${bad}'`)
+      t.equal(await store.findSubscription(id.adaBob, bad), null, `findSubscription of '${bad}'`)
+      t.equal(await store.eraseRoom(bad), null, `eraseRoom('${bad}')`)
+    }
+    t.equal((await store.findUser(id.ada.toUpperCase()))?.username, 'ada', 'a uuid in capitals is still that uuid')
+    t.equal(await store.findUser('zed'), null)
   })
 }

@@ -71,17 +71,18 @@ async function seed (db: Db, blobs: DiskBlobs): Promise<Record<string, string>> 
 }
 
 async function main (): Promise<void> {
+  const { PORT, HOST } = { PORT: '3000', HOST: '127.0.0.1', ...process.env }
   const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
   const db = fromPool(pool)
   await migrate(db)
-  const blobs = new DiskBlobs(process.env.BLOB_DIR ?? await mkdtemp(join(tmpdir(), 'chat-blobs-')))
+  const blobs = new DiskBlobs(await mkdtemp(join(tmpdir(), 'chat-blobs-')))
   const app = await buildServer({ db, blobs, fastify: { logger: true } })
   // A connection the server drops while idle is replaced by the pool; unheard, its error would crash the process.
   pool.on('error', (err) => { app.log.warn({ err }, 'database connection lost') })
   app.addHook('onClose', async () => { await pool.end() })
   const { rows: [{ count }] } = await db.query({ name: 'count-accounts', text: 'SELECT count(*)::int AS count FROM accounts', values: [] })
   const demo = count === 0 ? await seed(db, blobs) : {}
-  const address = await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
+  const address = await app.listen({ port: Number(PORT), host: HOST })
   // One JSON line a script can read: where the server and its blobs are, and on a first start the demo's sessions.
   console.log(JSON.stringify({ address, blobs: blobs.dir, ...demo }))
   process.once('SIGTERM', async () => { await app.close() })

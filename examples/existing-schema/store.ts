@@ -64,7 +64,7 @@ export class ChatStore implements ImDeleteStore {
   }
 
   async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
-    if (uids.length === 0 || !uids.every(UUID.test, UUID)) return null
+    if (!uids.every(UUID.test, UUID)) return null
     const { rows } = await this.#db.query({
       name: 'im-delete-find-direct',
       // From the first member's memberships, the direct conversation whose member set is exactly this one.
