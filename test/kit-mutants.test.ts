@@ -43,7 +43,8 @@ t.test('document-store mutants over MemoryStore', async (t) => {
     ['an empty result, not null, for a room not there', EmptyNotNullMemory, ['eraseGone']],
     ['findUser by username before _id', UsernameFirstMemory, ['user']]
   ]
-  for (const [name, Store, caught] of mutants) await expectCaught(t, name, memory(Store), caught)
+  // One process, no race to lose: one round of the race cases says all they can.
+  for (const [name, Store, caught] of mutants) await expectCaught(t, name, memory(Store), caught, { raceRounds: 1 })
 })
 
 const sql = (backend: Backend, flaws: SqlFlaws, migrateTo?: number) => async () =>
@@ -68,7 +69,8 @@ t.test('SQL mutants on PGlite', async (t) => {
     ['forgets read receipts', { forgetsReadReceipts: true }, ['eraseTree']],
     ['reports "gone" when the room held no message', { goneWhenNoMessages: true }, ['eraseSmall']]
   ]
-  for (const [name, flaws, caught] of mutants) await expectCaught(t, name, sql(db, flaws, NO_FOREIGN_KEYS), caught)
+  // PGlite is one connection: no race to lose, one round of the race cases says all they can.
+  for (const [name, flaws, caught] of mutants) await expectCaught(t, name, sql(db, flaws, NO_FOREIGN_KEYS), caught, { raceRounds: 1 })
 })
 
 // Rounds of each race case for the racy mutants. Measured on this two-core machine under load
@@ -82,6 +84,7 @@ t.test('racy SQL mutants on the PostgreSQL server', async (t) => {
   const real = await server(t)
   if (real === null) return
   t.same(await failuresOf({ name: 'the same erase, unbroken', create: sql(real, {}), raceRounds: RACE_ROUNDS }), [], 'the control passes the kit, races and all')
-  await expectCaught(t, 'no transaction, "gone" from a row count', sql(real, { noTransaction: true }), ['atomic'], { raceRounds: RACE_ROUNDS })
+  // Caught without luck (a fault after its first write leaves that write behind): the default rounds do.
+  await expectCaught(t, 'no transaction, "gone" from a row count', sql(real, { noTransaction: true }), ['atomic'])
   await expectCaught(t, 'no row lock', sql(real, { noLock: true }), ['raceErases'], { raceRounds: RACE_ROUNDS })
 })

@@ -79,6 +79,33 @@ t.test("any rejection fails the case that met it, named, whatever the error's cl
   t.same(plain.failures, [`${CASES.room} > ${CASES.room}: threw {"code":"42P01"}`], 'a rejection that is no Error')
 })
 
+t.test('a lookup result that differs is shown as found and wanted, in what the plugin reads', async (t) => {
+  const { failures } = await collect({
+    name: 'DMs without members',
+    only: [CASES.room],
+    create: async () => {
+      const target = documentTarget(new FaultyMemoryStore())
+      const store = target.store
+      return { ...target, store: { ...withoutTokens(store), findRoomById: async (id) => { const room = await store.findRoomById(id); return room === null ? null : { ...room, uids: undefined } } } }
+    }
+  })
+  t.equal(failures[0], `${CASES.room} > a DM (alicebob): found {"_id":"alicebob","federated":false,"t":"d","uids":[]}, wanted {"_id":"alicebob","federated":false,"t":"d","uids":["alice","bob"]}`)
+})
+
+t.test('of erases racing, one that rejects is a failure, with what it said', async (t) => {
+  const { failures } = await collect({
+    name: 'erase rejects',
+    only: [CASES.raceErases],
+    raceRounds: 1,
+    create: async () => {
+      const target = documentTarget(new FaultyMemoryStore())
+      let calls = 0
+      return { ...target, store: { ...withoutTokens(target.store), eraseRoom: async (id) => { if (++calls === 2) throw new Error('deadlock detected'); return await target.store.eraseRoom(id) } } }
+    }
+  })
+  t.same(failures, [`${CASES.raceErases} > round 1: no erase rejects: found ["Error: deadlock detected"], wanted []`])
+})
+
 t.test('failures name the rows in the store’s ids, and the kit’s', async (t) => {
   const { failures } = await collect({
     name: 'mapped ids',
@@ -129,10 +156,13 @@ t.test('supports.documents with a store that cannot import or dump', async (t) =
   t.same(failures, ['documents: finds a user by exact username > supports.documents: the store has import() and dump()'])
 })
 
-/** A file run by node under node:test, as a project without tap runs the kit. */
+/**
+ * A file run by node under node:test, as a project without tap runs the kit. It loads TypeScript
+ * the way this file does (tap's loader, in execArgv), so the coverage it records maps onto the same lines.
+ */
 async function node (file: string, mode = ''): Promise<{ code: number, out: string }> {
   try {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--test-reporter=tap', file], { env: { ...process.env, KIT_RUN: mode } })
+    const { stdout } = await run(process.execPath, [...process.execArgv, '--test-reporter=tap', file], { env: { ...process.env, KIT_RUN: mode } })
     return { code: 0, out: stdout }
   } catch (err) {
     const { code, stdout } = err as { code: number, stdout: string }

@@ -20,7 +20,7 @@ function canonical (value: unknown): unknown {
     .map((key) => [key, canonical((value as Record<string, unknown>)[key])]))
 }
 
-export const show = (value: unknown): string => value === undefined ? 'undefined' : JSON.stringify(canonical(value))
+export const show = (value: unknown): string => String(JSON.stringify(canonical(value)))
 
 /** A case: a title and what it does with a check. */
 export type Body = (check: Check) => Promise<void>

@@ -32,8 +32,8 @@ export function kitWorld (): Required<Dataset> {
       services: { resume: { loginTokens: [{ hashedToken: hashLoginToken(KIT_TOKENS.dave) }] } }
     },
     { _id: 'u-erin', username: 'erin', roles: ['user'], active: true },
-    // findUser looks up by _id first: this user's username must not shadow u-erin.
-    { _id: 'u-frank', username: 'u-erin', roles: ['user'], active: true }
+    // findUser looks up by _id first: this user's username must not shadow u-erin. No roles: none.
+    { _id: 'u-frank', username: 'u-erin' }
   )
   world.rooms.push({ _id: 'group-ac', t: 'p', name: 'group-ac', uids: ['alice', 'carol'] })
   world.subscriptions.push(
