@@ -33,7 +33,9 @@ if (users === null || await store.findUser(users[0].username) === null) {
   await writeFile(tokensFile, JSON.stringify(users, null, 2))
 }
 
-const app = Fastify({ logger: true })
+// A slow body is cut after 10 s (Fastify's default, 0, never cuts one); idle keep-alive sockets
+// after 72 s, longer than a proxy's usual 60 s, so the proxy closes first.
+const app = Fastify({ logger: true, requestTimeout: 10_000, keepAliveTimeout: 72_000 })
 // API docs at /documentation; @fastify/swagger must be registered before the routes it describes.
 await app.register(swagger, { openapi: { info: { title: 'fastify-im-delete demo', version: '0.1.0' } } })
 await app.register(swaggerUi, { routePrefix: '/documentation' })
