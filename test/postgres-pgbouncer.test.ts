@@ -11,12 +11,13 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { PostgresStore } from '../postgres.js'
-import { storeConformance } from '../lib/test-kit.js'
+import { storeConformance } from '../lib/test-kit/index.js'
 import { BODIES, IM_DELETE, DM_DELETE, expectedAfter } from './helpers/app.js'
 import { fixture } from './helpers/fixture.js'
 import { post } from './helpers/http.js'
 import { server, type Backend } from './helpers/postgres.js'
 import { served } from './helpers/served.js'
+import { sqlTarget } from './helpers/kit-targets.js'
 
 t.setTimeout(180_000)
 
@@ -123,7 +124,11 @@ if (direct !== null && binary !== null) {
   const ownPool = (schema: string): PostgresStore =>
     new PostgresStore({ connectionString: bouncerUrl(port, 'test'), schema, preparedStatements: false })
 
-  await storeConformance(t, { name: 'PostgresStore through PgBouncer, preparedStatements: false', create: async () => await bounced.fresh() })
+  await storeConformance(t, {
+    name: 'PostgresStore through PgBouncer, preparedStatements: false',
+    create: async () => await sqlTarget(bounced, (options, schema) => new PostgresStore({ ...options, schema, preparedStatements: false })),
+    supports: { documents: true }
+  })
 
   t.test('PgBouncer, preparedStatements: false: 100 concurrent deletes of one DM, one erases it', async (t) => {
     const { base, store, erased, close } = await served(t, bounced, fixture(), { store: ownPool })

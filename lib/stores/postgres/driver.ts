@@ -48,6 +48,7 @@ type ErrorListener = (err: Error) => void
 export interface PgClientLike extends PgSql {
   release: (destroy?: boolean) => void
   on: (event: 'error', listener: ErrorListener) => unknown
+  off: (event: 'error', listener: ErrorListener) => unknown
 }
 
 /**
