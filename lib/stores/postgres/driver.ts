@@ -114,7 +114,7 @@ export function waitBounds (options: Partial<WaitBounds>): WaitBounds {
   return bounds
 }
 
-export interface Driver extends Runner {
+export interface Driver extends Sql {
   /** With `bounds`, every statement of the transaction runs under them (`SET LOCAL`). */
   transaction: <T>(work: (sql: Runner) => Promise<T>, bounds?: WaitBounds) => Promise<T>
   /** A single read, given up after `statementTimeout` where the driver can do so. */
@@ -151,7 +151,6 @@ function begin (bounds?: WaitBounds): string {
 function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<void>, prepared: boolean): Driver {
   return {
     query: async (text, params) => await (await connect()).query(text, params),
-    run: async (s, values) => await runner(await connect(), prepared)(s, values),
     // pg's own per-query timer: no extra round trip. It fails the query and the pool closes the
     // connection, so nothing waits on it any more (the server ends that backend once it notices).
     lookup: async ({ name, text }, params, { statementTimeout }) =>
@@ -195,7 +194,7 @@ const textOf = (sql: Sql): Runner => ({ query: async (text, params) => await sql
 
 function pgliteDriver (db: PGliteLike): Driver {
   return {
-    ...textOf(db),
+    query: async (text, params) => await db.query(text, params),
     // One connection, in this process: no other session can hold a lock against it, so no bounds.
     lookup: async ({ text }, params) => await db.query(text, params),
     transaction: async (work) => await db.transaction(async (tx) => await work(textOf(tx))),
