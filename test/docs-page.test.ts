@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import t from 'tap'
 import type { DemoUser } from '../examples/seed.js'
-import { withoutCoverage } from './helpers/run.js'
+import { childEnv } from './helpers/run.js'
 
 // End to end, as a person would: `npm start`'s demo server, its Swagger UI page in a real
 // browser, "Try it out" with an admin's credentials, and the DM is gone.
@@ -31,7 +31,7 @@ const tokensFile = join(work, 'tokens.json')
 const demo = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], {
   cwd: root,
   // A data directory of its own: a fresh embedded database, seeded on this first start.
-  env: withoutCoverage({ PORT: '0', HOST: '127.0.0.1', DEMO_TOKENS_FILE: tokensFile, DEMO_DATA_DIR: join(work, 'data') }),
+  env: childEnv({ PORT: '0', HOST: '127.0.0.1', DEMO_TOKENS_FILE: tokensFile, DEMO_DATA_DIR: join(work, 'data') }),
   stdio: ['ignore', 'pipe', 'pipe']
 })
 t.teardown(() => { demo.kill() })

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
-import { run, withoutCoverage, type Ran } from './helpers/run.js'
+import { run, childEnv, type Ran } from './helpers/run.js'
 
 // What a user gets from `npm install fastify-im-delete`: the tarball `npm pack` makes (it
 // builds first), installed into an empty project, used from ESM, CommonJS and TypeScript.
@@ -12,7 +12,7 @@ import { run, withoutCoverage, type Ran } from './helpers/run.js'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = (name: string): string => join(root, 'node_modules', '.bin', name)
 const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { main: string, types: string, exports: unknown }
-const env = withoutCoverage({ npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' })
+const env = childEnv({ npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' })
 
 t.setTimeout(300_000)
 
