@@ -3,11 +3,10 @@ import plugin from './lib/plugin.js'
 export default plugin
 export { plugin as imDeletePlugin }
 export type { ImDeleteOptions } from './lib/plugin.js'
-export { hashLoginToken, createAuthenticate, type Authenticate } from './lib/auth.js'
+export { hashLoginToken, createAuthenticate, type Authenticate, type LoginTokenLookup } from './lib/auth.js'
 export { DEFAULT_PERMISSIONS, createHasPermission, type HasPermission, type PermissionTable } from './lib/permissions.js'
-export type { ImDeleteStore } from './lib/store.js'
+export type { EraseOptions, ImDeleteStore } from './lib/store.js'
 export { MemoryStore, ERASE_ORDER, type EraseCollection, type UndoLog } from './lib/stores/memory.js'
-export { PostgresStore, SCHEMA_VERSION, type ExplainOptions, type MigrateOptions, type PostgresStoreOptions, type PGliteLike } from './lib/stores/postgres.js'
 export type { RateLimitHit, RateLimitSettings, RateLimitStore, RedisClient } from './lib/rate-limit.js'
 export type { AfterEraseContext, AfterEraseHook, BeforeEraseContext, BeforeEraseHook, EraseTarget, FileStore } from './lib/erase.js'
 export { ImDeleteBodySchema, type ImDeleteBody } from './lib/schema.js'

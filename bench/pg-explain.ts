@@ -2,7 +2,8 @@
 // PostgreSQL runs for the two lookups that must stay index scans at that size.
 // Run: npx tsx bench/pg-explain.ts [rooms]  (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test)
 import pg from 'pg'
-import { PostgresStore, type ImDeleteStore, type Room } from '../index.js'
+import type { ImDeleteStore, Room } from '../index.js'
+import { PostgresStore } from '../postgres.js'
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const total = Number(process.argv[2] ?? 1_000_000)

@@ -12,14 +12,10 @@ export class MapStore implements ImDeleteStore {
   subscriptions: Subscription[] = []
   messages: Message[] = []
 
-  async findUserByLoginToken (userId: string, hashedToken: string): Promise<User | null> {
-    const user = this.users.get(userId)
-    const tokens = user?.services?.resume?.loginTokens ?? []
-    return tokens.some((token) => token.hashedToken === hashedToken) ? user as User : null
-  }
+  // No findUserByLoginToken: this server authenticates with its own sessions (see below).
 
-  async findUserByUsername (username: string): Promise<User | null> {
-    return [...this.users.values()].find((user) => user.username === username) ?? null
+  async findUser (idOrUsername: string): Promise<User | null> {
+    return this.users.get(idOrUsername) ?? [...this.users.values()].find((user) => user.username === idOrUsername) ?? null
   }
 
   async findRoomById (roomId: string): Promise<Room | null> {
@@ -46,9 +42,10 @@ export class MapStore implements ImDeleteStore {
     const erased = new Set(rooms.map((r) => r._id))
     const messages = this.messages.filter((m) => !erased.has(m.rid))
     const subscriptions = this.subscriptions.filter((s) => !erased.has(s.rid))
+    const gone = this.subscriptions.filter((s) => erased.has(s.rid))
     const removed = {
       messages: this.messages.length - messages.length,
-      subscriptions: this.subscriptions.length - subscriptions.length,
+      subscriptions: gone.length,
       uploads: 0,
       readReceipts: 0,
       discussions: rooms.length - 1
@@ -56,7 +53,7 @@ export class MapStore implements ImDeleteStore {
     this.messages = messages
     this.subscriptions = subscriptions
     for (const id of erased) this.rooms.delete(id)
-    return { rooms, removed, uploads: [] }
+    return { rooms, removed, uploads: [], subscriptions: gone }
   }
 }
 

@@ -6,7 +6,8 @@ import { PGlite } from '@electric-sql/pglite'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify from 'fastify'
-import imDeletePlugin, { PostgresStore } from '../index.js'
+import imDeletePlugin from '../index.js'
+import { PostgresStore } from '../postgres.js'
 import { acquireDataLock } from './data-lock.js'
 import { demoDataset, type DemoUser } from './seed.js'
 
@@ -78,7 +79,7 @@ const closeData = async (): Promise<void> => {
 
 // Seed on first start; later starts reuse the data and the tokens printed the first time.
 let users: DemoUser[] | null = await readFile(tokensFile, 'utf8').then((text) => JSON.parse(text) as DemoUser[], () => null)
-if (users === null || await store.findUserByUsername(users[0].username) === null) {
+if (users === null || await store.findUser(users[0].username) === null) {
   const seed = demoDataset()
   await store.import(seed.dataset)
   users = seed.users

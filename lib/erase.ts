@@ -11,7 +11,7 @@ import {
 import { logFailure } from './log.js'
 import type { HasPermission } from './permissions.js'
 import { directRoomKey, type ImDeleteStore } from './store.js'
-import type { Caller, RemovedCounts, Room, Subscription, Upload } from './types.js'
+import type { Caller, RemovedCounts, RemovedSubscription, Room, Subscription, Upload } from './types.js'
 
 export type EraseTarget = { roomId: string } | { username: string }
 
@@ -26,6 +26,8 @@ export interface AfterEraseContext {
   removed: RemovedCounts
   /** Every room removed: the DM first, then its discussions. */
   rooms: Room[]
+  /** Every subscription removed (the discussions' too): whom to tell the rooms are gone. */
+  subscriptions: RemovedSubscription[]
 }
 
 /** Resolve to `false` to veto the erase (Rocket.Chat's Apps "prevent" hook). */
@@ -88,13 +90,15 @@ export class DirectMessageEraser {
       if (await bounded('onBeforeErase', hookTimeout, () => hook({ room, user })) === false) throw new AppPreventedError()
     }
 
-    const result = await store.eraseRoom(room._id)
+    // Nothing registered to run after the erase: the store need not hand documents back.
+    const afterwards = this.#options.fileStore !== undefined || this.#options.onAfterErase.length > 0
+    const result = await store.eraseRoom(room._id, { documents: afterwards })
     if (result === null) throw new InvalidRoomError()
 
     log.info({ imDelete: { roomId: room._id, userId: user._id, username: user.username, removed: result.removed } }, 'im.delete: DM erased')
-    // Nothing registered to run after the erase: no task to start and track on every request.
-    if (this.#options.fileStore === undefined && this.#options.onAfterErase.length === 0) return
-    this.#track(this.#afterErase({ room, user, removed: result.removed, rooms: result.rooms }, result.uploads, log))
+    if (!afterwards) return
+    const { removed, rooms, subscriptions, uploads } = result
+    this.#track(this.#afterErase({ room, user, removed, rooms, subscriptions }, uploads, log))
   }
 
   /** Resolves once every after-erase task started so far has settled. */
@@ -111,7 +115,7 @@ export class DirectMessageEraser {
     }
 
     const username = target.username.startsWith('@') ? target.username.slice(1) : target.username
-    const other = username === '' ? null : await store.findUserByUsername(username)
+    const other = username === '' ? null : await store.findUser(username)
     if (other === null) throw new InvalidChannelError()
     const uids = directRoomKey([user._id, other._id])
     const room = await store.findDirectRoom(uids)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { createAuthenticate, type Authenticate } from './auth.js'
+import { createAuthenticate, type Authenticate, type LoginTokenLookup } from './auth.js'
 import { DirectMessageEraser, type AfterEraseHook, type BeforeEraseHook, type FileStore } from './erase.js'
 import { InvalidOptionError } from './errors.js'
 import { createHasPermission, type HasPermission, type PermissionTable } from './permissions.js'
@@ -69,6 +69,8 @@ const imDeletePlugin: FastifyPluginAsync<ImDeleteOptions> = async function imDel
   check(store !== null && typeof store === 'object', 'store', 'is required: an object implementing ImDeleteStore')
   for (const method of STORE_METHODS) check(isFunction(store[method]), 'store', `must implement ${method}()`)
   check(options.authenticate === undefined || isFunction(options.authenticate), 'authenticate', 'must be a function')
+  check(options.authenticate !== undefined || isFunction(store.findUserByLoginToken), 'store',
+    'must implement findUserByLoginToken() for the default authenticate (or give your own authenticate)')
   check(options.hasPermission === undefined || isFunction(options.hasPermission), 'hasPermission', 'must be a function')
   check(permissions === undefined || (permissions !== null && typeof permissions === 'object' &&
     Object.values(permissions).every((roles) => Array.isArray(roles) && roles.every((role) => typeof role === 'string'))),
@@ -97,7 +99,7 @@ const imDeletePlugin: FastifyPluginAsync<ImDeleteOptions> = async function imDel
 
   await fastify.register(imDeleteRoutes, {
     prefix,
-    authenticate: options.authenticate ?? createAuthenticate(store),
+    authenticate: options.authenticate ?? createAuthenticate(store as LoginTokenLookup),
     hasPermission,
     eraser,
     limiter: rateLimit === null ? null : createLimiter(rateLimit),

@@ -13,7 +13,7 @@ export interface Assertions {
 }
 
 /** A store as the suite drives it: the use case's methods plus loading and reading everything. */
-export interface ConformanceStore extends ImDeleteStore {
+export interface ConformanceStore extends Required<ImDeleteStore> {
   import: (dataset: Dataset) => Promise<void>
   dump: () => Promise<Dump>
 }
@@ -107,11 +107,12 @@ export async function storeConformance (t: Assertions, { name, create }: Conform
   })
 
   await it('finds a user by exact username', async (t, store) => {
-    same(t, await store.findUserByUsername('bob'), pick('users', 'bob'), 'hit')
-    t.equal(await store.findUserByUsername('nobody'), null, 'miss')
-    t.equal(await store.findUserByUsername('Bob'), null, 'case matters')
-    t.equal(await store.findUserByUsername('@bob'), null, 'the caller strips a leading @, not the store')
-    t.equal(await store.findUserByUsername('nameless'), null, 'a user without a username is found by none')
+    same(t, await store.findUser('bob'), pick('users', 'bob'), 'hit')
+    t.equal(await store.findUser('nobody'), null, 'miss')
+    t.equal(await store.findUser('Bob'), null, 'case matters')
+    t.equal(await store.findUser('@bob'), null, 'the caller strips a leading @, not the store')
+    same(t, await store.findUser('nameless'), pick('users', 'nameless'), 'a user without a username is found by _id')
+    same(t, await store.findUser('alice'), pick('users', 'alice'), 'by _id')
   })
 
   await it('finds a room by id, whatever its type', async (t, store) => {
@@ -166,6 +167,7 @@ export async function storeConformance (t: Assertions, { name, create }: Conform
     same(t, result, {
       rooms: [pick('rooms', 'adminalice')],
       uploads: [],
+      subscriptions: [pick('subscriptions', 's-adminalice-admin'), pick('subscriptions', 's-adminalice-alice')],
       removed: { messages: 1, subscriptions: 2, uploads: 0, readReceipts: 0, discussions: 0 }
     }, 'the result')
     same(t, await store.dump(), without(before, { rooms: ['adminalice'], messages: ['m-aa-1'], subscriptions: ['s-adminalice-admin', 's-adminalice-alice'] }), 'only that DM is gone')
@@ -226,8 +228,8 @@ export async function storeConformance (t: Assertions, { name, create }: Conform
       subscriptions: [{ ...pick('subscriptions', 's-alicebob-bob'), u: { _id: 'carol', username: 'carol' } }],
       messages: [{ ...pick('messages', 'm-ab-3'), rid: 'adminalice' }, { ...pick('messages', 'm-gen-1'), msg: 'first' }, { ...pick('messages', 'm-gen-1'), msg: 'last' }]
     })
-    same(t, await store.findUserByUsername('alice2'), renamed, 'found by the new username')
-    t.equal(await store.findUserByUsername('alice'), null, 'not by the old one')
+    same(t, await store.findUser('alice2'), renamed, 'found by the new username')
+    same(t, await store.findUser('alice'), renamed, 'by _id still, with the new username')
     t.equal(await store.findUserByLoginToken('alice', hashLoginToken(TOKENS.alice)), null, 'the old tokens are gone')
     same(t, await store.findUserByLoginToken('alice', hashLoginToken('new')), renamed, 'the new token authenticates')
     t.equal(await store.findDirectRoom(['alice', 'bob']), null, 'the DM is no longer found by its old members')

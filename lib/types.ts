@@ -96,10 +96,15 @@ export interface RemovedCounts {
   discussions: number
 }
 
+/** A removed subscription: whom to tell that the room is gone (Rocket.Chat's `subscriptions-changed`). */
+export type RemovedSubscription = Pick<Subscription, '_id' | 'rid' | 'u'> & Partial<Subscription>
+
 export interface EraseResult {
   /** Every room removed: the DM first, then its discussions. */
   rooms: Room[]
   removed: RemovedCounts
   /** The upload records removed, so their blobs can be deleted after the commit. */
   uploads: Upload[]
+  /** The subscriptions removed, the discussions' included: at least `_id`, `rid` and `u`. */
+  subscriptions: RemovedSubscription[]
 }

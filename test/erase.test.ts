@@ -174,9 +174,9 @@ t.test('erases that all passed their checks before the first one ran: the rest f
 })
 
 t.test('a store failing at any lookup or at the erase: 500 in Rocket.Chat shape, the cause logged, nothing changed, the server goes on', async (t) => {
-  for (const step of STORE_METHODS) {
+  for (const step of ['findUserByLoginToken', ...STORE_METHODS]) {
     // The username path is the one that looks users and DMs up by name.
-    const payload = step === 'findUserByUsername' || step === 'findDirectRoom' ? { username: 'bob' } : { roomId: 'adminbob' }
+    const payload = step === 'findUser' || step === 'findDirectRoom' ? { username: 'bob' } : { roomId: 'adminbob' }
     const logs = captureLogs()
     const memory = new MemoryStore(fixture())
     const before = await memory.dump()

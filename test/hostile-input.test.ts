@@ -444,7 +444,7 @@ function specAnswer (world: Required<Dataset>, permissions: Table, who: Who, wro
     if (room?.t !== 'd') return refuse(BODIES.invalidChannel)
   } else {
     const name = String(target.username).replace(/^@/, '')
-    const other = world.users.find((user) => user.username === name && name !== '')
+    const other = world.users.find((user) => user._id === name) ?? world.users.find((user) => user.username === name && name !== '')
     if (other === undefined) return refuse(BODIES.invalidChannel)
     const members = new Set([who, other._id])
     // Two DMs with one member set: the first stored is the one found.
@@ -496,7 +496,7 @@ t.test('random callers erase only the DMs they may, each with exactly its conten
   // One app for every sequence (building one per sequence would dominate the run): it reaches
   // each sequence's world and role table through these two.
   let current = { store: new MemoryStore(), hasPermission: createHasPermission() }
-  const store = Object.fromEntries(STORE_METHODS.map((method) => [method, async (...args: any[]) => await (current.store[method] as any)(...args)])) as unknown as TestStore
+  const store = Object.fromEntries([...STORE_METHODS, 'findUserByLoginToken' as const].map((method) => [method, async (...args: any[]) => await (current.store[method] as any)(...args)])) as unknown as TestStore
   const { app } = await build({ store, hasPermission: (...args) => current.hasPermission(...args) })
   const tally = { requests: 0, erasures: 0, roomsErased: 0, refused: 0 }
   await fc.assert(fc.asyncProperty(world, table, fc.array(step, { minLength: 1, maxLength: 12 }), async (start, permissions, steps) => {

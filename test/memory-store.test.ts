@@ -23,8 +23,8 @@ t.test('import adds to what is there and replaces documents by _id', async (t) =
     rooms: [{ _id: 'alicebob', t: 'c', name: 'now a channel' }, { _id: 'new-dm', t: 'd', uids: ['bob', 'carol'] }],
     messages: [{ _id: 'm-ab-1', rid: 'general', msg: 'moved' }]
   })
-  t.equal(await store.findUserByUsername('bob'), null, 'the old username is free')
-  t.match(await store.findUserByUsername('robert'), { _id: 'bob' })
+  t.match(await store.findUser('bob'), { username: 'robert' }, 'by _id: the renamed user')
+  t.match(await store.findUser('robert'), { _id: 'bob' }, 'by the new username')
   t.equal(await store.findDirectRoom(['alice', 'bob']), null, 'a room that stopped being a DM leaves the DM index')
   t.match(await store.findDirectRoom(['carol', 'bob']), { _id: 'new-dm' }, 'member order does not matter')
   const dump = await store.dump()

@@ -108,7 +108,7 @@ t.test('installed into an empty project', async (t) => {
   t.test('the README as printed', async (t) => {
     const readme = await readFile(join(root, 'README.md'), 'utf8')
     const blocks = [...readme.matchAll(/^```([\w-]*)\n([^]*?)^```$/gm)].map(([, lang, code]) => ({ lang, code }))
-    t.same([...new Set(blocks.map((b) => b.lang))].filter((lang) => !['ts', 'js', 'sh', 'ts-fragment'].includes(lang)), [], 'fences: ts (complete modules), js, sh, and ts-fragment for the rest')
+    t.same([...new Set(blocks.map((b) => b.lang))].filter((lang) => !['ts', 'js', 'sh', 'text', 'ts-fragment'].includes(lang)), [], 'fences: ts (complete modules), js, sh, and text or ts-fragment for the rest')
     const ts = blocks.filter((b) => b.lang === 'ts')
     t.ok(ts.length >= 5, `${ts.length} ts blocks`)
 
@@ -248,7 +248,7 @@ const memory = new MemoryStore({
 class LoggingStore implements ImDeleteStore {
   readonly erased: string[] = []
   findUserByLoginToken (userId: string, hashedToken: string) { return memory.findUserByLoginToken(userId, hashedToken) }
-  findUserByUsername (username: string) { return memory.findUserByUsername(username) }
+  findUser (idOrUsername: string) { return memory.findUser(idOrUsername) }
   findRoomById (roomId: string): Promise<Room | null> { return memory.findRoomById(roomId) }
   findDirectRoom (uids: readonly string[]) { return memory.findDirectRoom(uids) }
   findSubscription (roomId: string, userId: string) { return memory.findSubscription(roomId, userId) }

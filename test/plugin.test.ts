@@ -2,10 +2,17 @@ import formbody from '@fastify/formbody'
 import Fastify from 'fastify'
 import t from 'tap'
 import imDeletePlugin, { MemoryStore, imDeletePlugin as named, type ImDeleteOptions } from '../index.js'
+import { STORE_METHODS } from '../lib/store.js'
 import { BODIES } from './helpers/app.js'
 import { authHeaders, fixture } from './helpers/fixture.js'
 
 const store = (): MemoryStore => new MemoryStore(fixture())
+
+/** The use case's methods only, as a store over a host's own sessions has them. */
+function withoutTokenLookup (): object {
+  const memory = store()
+  return Object.fromEntries(STORE_METHODS.map((method) => [method, memory[method].bind(memory)]))
+}
 
 t.test('the default export is the plugin, also exported by name, wrapped with fastify-plugin', async (t) => {
   t.equal(imDeletePlugin, named)
@@ -18,7 +25,8 @@ t.test('a bad option fails register with an error naming it', async (t) => {
     ['no options', undefined, /option 'store' is required/],
     ['store missing', {}, /option 'store' is required/],
     ['store null', { store: null }, /option 'store' is required/],
-    ['store incomplete', { store: { findRoomById () {} } }, /option 'store' must implement findUserByLoginToken\(\)/],
+    ['store incomplete', { store: { findRoomById () {} } }, /option 'store' must implement findUser\(\)/],
+    ['store without the token lookup, default authenticate', { store: withoutTokenLookup() }, /option 'store' must implement findUserByLoginToken\(\) for the default authenticate \(or give your own authenticate\)/],
     ['authenticate', { authenticate: 'yes' }, /option 'authenticate' must be a function/],
     ['hasPermission', { hasPermission: {} }, /option 'hasPermission' must be a function/],
     ['permissions not an object', { permissions: 'admin' }, /option 'permissions' must map/],
@@ -51,6 +59,16 @@ t.test('a bad option fails register with an error naming it', async (t) => {
       : { store: store(), ...(options as object) }
     await t.rejects(async () => { await app.register(imDeletePlugin, full as ImDeleteOptions) }, { code: 'FST_IM_DELETE_INVALID_OPTION', message }, name)
   }
+})
+
+t.test('a store without the token lookup works when the host authenticates', async (t) => {
+  const app = Fastify()
+  await app.register(imDeletePlugin, {
+    store: withoutTokenLookup() as ImDeleteOptions['store'],
+    authenticate: () => ({ _id: 'admin', username: 'admin', roles: ['admin'] })
+  })
+  const res = await app.inject({ method: 'POST', url: '/api/v1/im.delete', payload: { roomId: 'adminbob' } })
+  t.equal(res.body, BODIES.success)
 })
 
 t.test("the caller's options object is not mutated", async (t) => {

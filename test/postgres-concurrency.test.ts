@@ -1,7 +1,8 @@
 // Concurrency on the PostgreSQL server, through real HTTP: many erases of one DM, erases of
 // many DMs, and writers racing an erase. PGlite is one connection, so this needs the server.
 import t, { type Test } from 'tap'
-import { PostgresStore, type Dataset } from '../index.js'
+import type { Dataset } from '../index.js'
+import { PostgresStore } from '../postgres.js'
 import { orphans } from '../lib/test-kit.js'
 import { BODIES, DM_DELETE, IM_DELETE, expectedAfter } from './helpers/app.js'
 import { ALICEBOB_TREE, fixture } from './helpers/fixture.js'

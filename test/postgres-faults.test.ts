@@ -2,7 +2,7 @@
 // data as it was, and the server serves the next request.
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { PostgresStore } from '../index.js'
+import { PostgresStore } from '../postgres.js'
 import { BODIES, IM_DELETE, expectedAfter } from './helpers/app.js'
 import { ALICEBOB_TREE, fixture } from './helpers/fixture.js'
 import { post } from './helpers/http.js'

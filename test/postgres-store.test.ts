@@ -1,7 +1,8 @@
 import Fastify from 'fastify'
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import imDeletePlugin, { PostgresStore, SCHEMA_VERSION, type Room } from '../index.js'
+import imDeletePlugin, { type Room } from '../index.js'
+import { PostgresStore, SCHEMA_VERSION } from '../postgres.js'
 import { authHeaders, fixture } from './helpers/fixture.js'
 import { SERVER_URL, backends, blockedBy, poolOver, type Backend } from './helpers/postgres.js'
 

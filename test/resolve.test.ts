@@ -21,7 +21,7 @@ t.test('roomId must name an existing room of type d', async (t) => {
 t.test('username must name an existing user', async (t) => {
   const { app, store } = await build()
   const before = await store.dump()
-  for (const username of ['ghost', '', '@', '@@bob', 'Bob', 'bob ', 'nameless']) {
+  for (const username of ['ghost', '', '@', '@@bob', 'Bob', 'bob ']) {
     t.equal(await del(app, 'admin', { username }), BODIES.invalidChannel, `username ${JSON.stringify(username)}`)
   }
   t.same(await store.dump(), before)

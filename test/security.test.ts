@@ -14,7 +14,7 @@ const admin = authHeaders('admin')
 
 /** A step of the request the store can fail at: one of its methods, or a step inside the erase. */
 const storeStep = fc.oneof(
-  fc.constantFrom(...STORE_METHODS),
+  fc.constantFrom('findUserByLoginToken' as const, ...STORE_METHODS),
   fc.record({ collection: fc.constantFrom(...ERASE_ORDER), when: fc.constantFrom('before' as const, 'after' as const) })
 )
 
@@ -65,7 +65,7 @@ t.test('whatever a failing store throws, at any step: Rocket.Chat\'s 500 and not
   let cases = 0
   await fc.assert(fc.asyncProperty(storeStep, failure, fc.constantFrom(IM_DELETE, DM_DELETE), async (step, fault, url) => {
     // The username path is the one that looks users and DMs up by name.
-    const payload = step === 'findUserByUsername' || step === 'findDirectRoom' ? { username: 'bob' } : { roomId: 'adminbob' }
+    const payload = step === 'findUser' || step === 'findDirectRoom' ? { username: 'bob' } : { roomId: 'adminbob' }
     if (typeof step === 'string') armed = { method: step, failure: fault }
     else memory.breakAt = { ...step, raise: () => materialize(fault) }
     const logged = logs.lines.length

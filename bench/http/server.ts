@@ -21,10 +21,10 @@ function noopStore (): ImDeleteStore {
   const hashed = hashLoginToken(ADMIN.token)
   const room = { _id: 'noop', t: 'd', uids: [ADMIN._id, 'u0'], usernames: [ADMIN.username, 'user0'] }
   const subscription = { _id: 'noop-s0', rid: room._id, t: 'd', u: { _id: ADMIN._id, username: ADMIN.username } }
-  const erased = { rooms: [room], uploads: [], removed: { messages: 0, subscriptions: 0, uploads: 0, readReceipts: 0, discussions: 0 } }
+  const erased = { rooms: [room], uploads: [], subscriptions: [], removed: { messages: 0, subscriptions: 0, uploads: 0, readReceipts: 0, discussions: 0 } }
   return {
     findUserByLoginToken: async (userId, hashedToken) => userId === user._id && hashedToken === hashed ? user : null,
-    findUserByUsername: async () => null,
+    findUser: async () => null,
     findRoomById: async () => room,
     findDirectRoom: async () => null,
     findSubscription: async () => subscription,

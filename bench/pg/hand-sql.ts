@@ -56,13 +56,14 @@ export async function handErase (pool: pg.Pool, schema: string, roomId: string):
        SELECT array_agg(_id) AS ids FROM tree`, [roomId])
     const uploads = await client.query<{ doc: any }>(`DELETE FROM ${t('uploads')} WHERE rid = ANY($1) RETURNING doc`, [ids])
     const messages = await client.query(`DELETE FROM ${t('messages')} WHERE rid = ANY($1)`, [ids])
-    const subscriptions = await client.query(`DELETE FROM ${t('subscriptions')} WHERE rid = ANY($1)`, [ids])
+    const subscriptions = await client.query<{ doc: Subscription }>(`DELETE FROM ${t('subscriptions')} WHERE rid = ANY($1) RETURNING doc`, [ids])
     const readReceipts = await client.query(`DELETE FROM ${t('read_receipts')} WHERE rid = ANY($1)`, [ids])
     const rooms = await client.query<{ doc: Room }>(`DELETE FROM ${t('rooms')} WHERE _id = ANY($1) RETURNING doc`, [ids])
     await client.query('COMMIT')
     return {
       rooms: rooms.rows.map((row) => row.doc),
       uploads: uploads.rows.map((row) => row.doc),
+      subscriptions: subscriptions.rows.map((row) => row.doc),
       removed: {
         messages: messages.rowCount ?? 0,
         subscriptions: subscriptions.rowCount ?? 0,

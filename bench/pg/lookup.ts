@@ -45,7 +45,7 @@ type Resolved = { room: Room, subscription: Subscription | null } | null
 
 /** What DirectMessageEraser does to resolve a DM by username, through a store. */
 async function storeResolve (store: ImDeleteStore, callerId: string, username: string): Promise<Resolved> {
-  const other = await store.findUserByUsername(username)
+  const other = await store.findUser(username)
   if (other === null) return null
   const room = await store.findDirectRoom(directRoomKey([callerId, other._id]))
   if (room === null) return null

@@ -1,6 +1,6 @@
 // The PostgreSQL benchmarks compare PostgresStore with the same deletes written by hand
 // (bench/pg/hand-sql.ts); this adapter is how the harness opens the store on its pool.
-import { PostgresStore } from '../../index.js'
+import { PostgresStore } from '../../postgres.js'
 import type { PgStoreAdapter } from './contract.js'
 
 export const storeAdapter: PgStoreAdapter | null = {

@@ -148,11 +148,12 @@ export class MemoryStore implements ImDeleteStore {
       // Length is public (every hash has the same one); the content is compared in constant time.
       if (candidate.length === wanted.length && timingSafeEqual(candidate, wanted)) found = true
     }
-    return found ? copy(entry.user) : null
+    // A deactivated user holds no login that counts (Rocket.Chat wipes their tokens).
+    return found && entry.user.active !== false ? copy(entry.user) : null
   }
 
-  async findUserByUsername (username: string): Promise<User | null> {
-    const entry = this.#usersByUsername.get(username)
+  async findUser (idOrUsername: string): Promise<User | null> {
+    const entry = this.#users.get(idOrUsername) ?? this.#usersByUsername.get(idOrUsername)
     return entry === undefined ? null : copy(entry.user)
   }
 
@@ -189,6 +190,7 @@ export class MemoryStore implements ImDeleteStore {
     return {
       rooms: removed.rooms as Room[],
       uploads: removed.uploads as Upload[],
+      subscriptions: removed.subscriptions as Subscription[],
       removed: {
         messages: removed.messages.length,
         subscriptions: removed.subscriptions.length,

@@ -1,5 +1,6 @@
 import type { Test } from 'tap'
-import type { AfterEraseContext, Dataset, Dump, PostgresStore, Upload } from '../../index.js'
+import type { AfterEraseContext, Dataset, Dump, Upload } from '../../index.js'
+import type { PostgresStore } from '../../postgres.js'
 import { build, captureLogs } from './app.js'
 import { serve } from './http.js'
 import type { Backend } from './postgres.js'

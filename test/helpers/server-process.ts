@@ -6,7 +6,8 @@
 // process.exit, so a handle left behind would keep it alive and fail the parent's test.
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
-import imDeletePlugin, { PostgresStore } from '../../index.js'
+import imDeletePlugin from '../../index.js'
+import { PostgresStore } from '../../postgres.js'
 
 const { DATABASE_URL, SCHEMA, REDIS_URL, NAME_SPACE } = process.env as Record<string, string>
 

@@ -8,6 +8,7 @@ import imDeletePlugin, {
   type Authenticate,
   type BeforeEraseContext,
   type Caller,
+  type EraseOptions,
   type EraseResult,
   type FileStore,
   type HasPermission,
@@ -121,14 +122,14 @@ describe('stores', () => {
   test('the store interface is what a custom store implements', () => {
     class Custom implements ImDeleteStore {
       async findUserByLoginToken (): Promise<User | null> { return null }
-      async findUserByUsername (): Promise<User | null> { return null }
+      async findUser (): Promise<User | null> { return null }
       async findRoomById (): Promise<Room | null> { return null }
       async findDirectRoom (): Promise<Room | null> { return null }
       async findSubscription (): Promise<Subscription | null> { return null }
       async eraseRoom (): Promise<EraseResult | null> { return null }
     }
     expect(app.register).type.toBeCallableWith(imDeletePlugin, { store: new Custom() })
-    expect<ImDeleteStore['eraseRoom']>().type.toBe<(roomId: string) => Promise<EraseResult | null>>()
+    expect<ImDeleteStore['eraseRoom']>().type.toBe<(roomId: string, options?: EraseOptions) => Promise<EraseResult | null>>()
   })
 
   test('a store whose methods are not async, or miss one, does not compile', () => {

@@ -1,34 +1,7 @@
-import pg from 'pg'
-import { directRoomKey, type ImDeleteStore } from '../store.js'
-import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../types.js'
-
-/** The one thing the store asks of a driver: pg's pool, a pg client and PGlite all answer it. */
-interface Sql {
-  /** `rowCount`: the rows a statement changed (pg and PGlite both count them). */
-  query (text: string, params?: unknown[]): Promise<{ rows: any[], rowCount?: number | null }>
-}
-
-/**
- * The part of a `@electric-sql/pglite` instance the store uses, written out so that the
- * package's types do not require PGlite (an optional peer) to be installed.
- */
-export interface PGliteLike extends Sql {
-  transaction: <T>(work: (tx: Sql) => Promise<T>) => Promise<T>
-}
-
-interface Driver extends Sql {
-  transaction: <T>(work: (sql: Sql) => Promise<T>) => Promise<T>
-  close: () => Promise<void>
-}
-
-export type PostgresStoreOptions = (
-  | { connectionString: string }
-  | { pool: pg.Pool }
-  | { pglite: PGliteLike }
-) & {
-  /** The PostgreSQL schema holding the tables (created by `migrate()`); default `public`. */
-  schema?: string
-}
+import { directRoomKey, type EraseOptions, type ImDeleteStore } from '../../store.js'
+import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
+import { driverFor, quoteIdentifier, type Driver, type PostgresStoreOptions, type Sql } from './driver.js'
+import { MIGRATIONS, ROOM_KEYS, SCHEMA_VERSION } from './migrations.js'
 
 export interface MigrateOptions {
   /** Stop at this version instead of the newest (staged upgrades, tests). */
@@ -41,51 +14,6 @@ export interface ExplainOptions {
 }
 
 type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom'>
-
-/** The foreign keys to `rooms(_id)` (migration 3), and the collection each one guards on import. */
-const ROOM_KEYS = [
-  { table: 'rooms', column: 'prid', collection: 'rooms' },
-  { table: 'subscriptions', column: 'rid', collection: 'subscriptions' },
-  { table: 'messages', column: 'rid', collection: 'messages' },
-  { table: 'uploads', column: 'rid', collection: 'uploads' },
-  { table: 'read_receipts', column: 'rid', collection: 'readReceipts' }
-] as const
-
-/** Each entry upgrades the schema by one version: append, never edit a released one. */
-const MIGRATIONS: ReadonlyArray<(table: (name: string) => string) => string[]> = [
-  // 1: one table per collection, the whole document beside the columns it is found by.
-  (table) => [
-    `CREATE TABLE ${table('users')} (_id text PRIMARY KEY, username text, doc jsonb NOT NULL)`,
-    `CREATE TABLE ${table('login_tokens')} (
-       user_id text NOT NULL REFERENCES ${table('users')} ON DELETE CASCADE,
-       hashed_token text NOT NULL,
-       PRIMARY KEY (user_id, hashed_token))`,
-    `CREATE TABLE ${table('rooms')} (_id text PRIMARY KEY, t text, member_key text[], prid text, doc jsonb NOT NULL)`,
-    `CREATE TABLE ${table('subscriptions')} (_id text PRIMARY KEY, rid text NOT NULL, user_id text, doc jsonb NOT NULL)`,
-    ...['messages', 'uploads', 'read_receipts'].map((name) =>
-      `CREATE TABLE ${table(name)} (_id text PRIMARY KEY, rid text NOT NULL, doc jsonb NOT NULL)`)
-  ],
-  // 2: the indexes that make each lookup and each step of an erase an index scan.
-  (table) => [
-    `CREATE UNIQUE INDEX users_username ON ${table('users')} (username)`,
-    `CREATE INDEX rooms_direct ON ${table('rooms')} (t, member_key) WHERE member_key IS NOT NULL`,
-    `CREATE INDEX rooms_prid ON ${table('rooms')} (prid) WHERE prid IS NOT NULL`,
-    `CREATE INDEX subscriptions_rid_user ON ${table('subscriptions')} (rid, user_id)`,
-    ...['messages', 'uploads', 'read_receipts'].map((name) => `CREATE INDEX ${name}_rid ON ${table(name)} (rid)`)
-  ],
-  // 3: every room-owned row, and every discussion, names a room that exists. Without these keys a
-  // message committed into a room while an erase of it is in flight outlives the room; with them
-  // the insert waits on the erase's row lock and then fails, or commits first and is erased too.
-  // NOT VALID: rows already orphaned in a database being upgraded stay and block nothing; every
-  // row written from now on is checked. The erase deletes children before rooms, as the keys need.
-  (table) => [
-    ...ROOM_KEYS.map(({ table: name, column }) =>
-      `ALTER TABLE ${table(name)} ADD CONSTRAINT ${name}_${column}_fkey FOREIGN KEY (${column}) REFERENCES ${table('rooms')} (_id) NOT VALID`)
-  ]
-]
-
-/** The schema version this release creates and expects. */
-export const SCHEMA_VERSION = MIGRATIONS.length
 
 /** Each dumped collection's table, and the columns import writes to it (`jsonb_to_recordset` types). */
 const COLLECTIONS: Record<keyof Dump, { table: string, columns: Record<string, string> }> = {
@@ -141,55 +69,6 @@ function orphanRefused (err: unknown): Error | null {
     { cause: err })
 }
 
-// A failed connection is dealt with where it fails (the query rejects, the pool drops it);
-// with no listener its 'error' event would crash the process.
-function ignoreConnectionError (): void {}
-
-function poolDriver (pool: pg.Pool, owned: boolean): Driver {
-  if (owned) pool.on('error', ignoreConnectionError)
-  return {
-    query: async (text, params) => await pool.query(text, params),
-    async transaction (work) {
-      const client = await pool.connect()
-      client.on('error', ignoreConnectionError)
-      const release = (destroy: boolean): void => {
-        client.off('error', ignoreConnectionError)
-        client.release(destroy)
-      }
-      try {
-        await client.query('BEGIN')
-        const result = await work(client)
-        await client.query('COMMIT')
-        release(false)
-        return result
-      } catch (err) {
-        // A killed connection cannot roll back (the server already did): it must not go back to the pool.
-        release(await client.query('ROLLBACK').then(() => false, () => true))
-        throw err
-      }
-    },
-    close: async () => { if (owned) await pool.end() }
-  }
-}
-
-function pgliteDriver (db: PGliteLike): Driver {
-  return {
-    query: async (text, params) => await db.query(text, params),
-    transaction: async (work) => await db.transaction(async (tx) => await work(tx)),
-    close: async () => {}
-  }
-}
-
-function driverFor (options: PostgresStoreOptions): Driver {
-  const given = (['connectionString', 'pool', 'pglite'] as const).filter((key) => (options as Record<string, unknown>)[key] !== undefined)
-  if (given.length !== 1) {
-    throw new TypeError(`PostgresStore: give exactly one of the options connectionString, pool or pglite (got ${given.length === 0 ? 'none' : given.join(', ')})`)
-  }
-  if ('pglite' in options) return pgliteDriver(options.pglite)
-  if ('pool' in options) return poolDriver(options.pool, false)
-  return poolDriver(new pg.Pool({ connectionString: options.connectionString }), true)
-}
-
 /**
  * Rocket.Chat's collections in PostgreSQL (a server through `pg`, or embedded PGlite): one table
  * per collection keyed by `_id`, room-owned rows carrying `rid`, every lookup one index scan, every
@@ -199,23 +78,26 @@ export class PostgresStore implements ImDeleteStore {
   readonly #driver: Driver
   readonly #schema: string
   readonly #table: (name: string) => string
-  readonly #lookups: { [M in Lookup]: (...args: Parameters<ImDeleteStore[M]>) => [string, unknown[]] }
+  readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [string, unknown[]] }
 
   constructor (options: PostgresStoreOptions) {
     const { schema = 'public' } = options
     if (typeof schema !== 'string' || schema === '') throw new TypeError('PostgresStore: the option schema must be a non-empty string')
     this.#driver = driverFor(options)
     this.#schema = schema
-    const quoted = pg.escapeIdentifier(schema)
+    const quoted = quoteIdentifier(schema)
     this.#table = (name) => `${quoted}.${name}`
     const table = this.#table
     this.#lookups = {
       // Tokens are stored hashed: matching the hash leaks nothing that a timing attack could use.
       findUserByLoginToken: (userId, hashedToken) => [
         `SELECT u.doc::text AS doc FROM ${table('login_tokens')} t JOIN ${table('users')} u ON u._id = t.user_id
-         WHERE t.user_id = $1 AND t.hashed_token = $2`,
+         WHERE t.user_id = $1 AND t.hashed_token = $2 AND (u.doc->'active') IS DISTINCT FROM 'false'::jsonb`,
         [userId, hashedToken]],
-      findUserByUsername: (username) => [`SELECT doc::text AS doc FROM ${table('users')} WHERE username = $1`, [username]],
+      // By _id first: Rocket.Chat's `{ $or: [{ _id }, { username }] }`, made deterministic.
+      findUser: (idOrUsername) => [
+        `SELECT doc::text AS doc FROM ${table('users')} WHERE _id = $1 OR username = $1 ORDER BY _id = $1 DESC LIMIT 1`,
+        [idOrUsername]],
       findRoomById: (roomId) => [`SELECT doc::text AS doc FROM ${table('rooms')} WHERE _id = $1`, [roomId]],
       findDirectRoom: (uids) => [
         `SELECT doc::text AS doc FROM ${table('rooms')} WHERE t = 'd' AND member_key = $1::text[] ORDER BY _id LIMIT 1`,
@@ -235,7 +117,7 @@ export class PostgresStore implements ImDeleteStore {
     await this.#driver.transaction(async (sql) => {
       // Two processes migrating at once take turns; the lock needs no table, so it comes first.
       await sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`fastify-im-delete:${this.#schema}`])
-      await sql.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.#schema)}`)
+      await sql.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.#schema)}`)
       await sql.query(`CREATE TABLE IF NOT EXISTS ${table('schema_migrations')} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
       const current = await this.#version(sql)
       if (current > SCHEMA_VERSION) {
@@ -308,7 +190,7 @@ export class PostgresStore implements ImDeleteStore {
   }
 
   /** The plan PostgreSQL picks for one of the lookups, as `EXPLAIN (FORMAT JSON)` gives it. */
-  async explain<M extends Lookup> (method: M, args: Parameters<ImDeleteStore[M]>, { analyze = false }: ExplainOptions = {}): Promise<unknown> {
+  async explain<M extends Lookup> (method: M, args: Parameters<Required<ImDeleteStore>[M]>, { analyze = false }: ExplainOptions = {}): Promise<unknown> {
     const [text, params] = (this.#lookups[method] as (...args: unknown[]) => [string, unknown[]])(...args)
     const { rows } = await this.#driver.query(`EXPLAIN (FORMAT JSON${analyze ? ', ANALYZE' : ''}) ${text}`, params)
     return rows[0]['QUERY PLAN']
@@ -318,8 +200,8 @@ export class PostgresStore implements ImDeleteStore {
     return await this.#find(this.#lookups.findUserByLoginToken(userId, hashedToken))
   }
 
-  async findUserByUsername (username: string): Promise<User | null> {
-    return await this.#find(this.#lookups.findUserByUsername(username))
+  async findUser (idOrUsername: string): Promise<User | null> {
+    return await this.#find(this.#lookups.findUser(idOrUsername))
   }
 
   async findRoomById (roomId: string): Promise<Room | null> {
@@ -334,7 +216,7 @@ export class PostgresStore implements ImDeleteStore {
     return await this.#find(this.#lookups.findSubscription(roomId, userId))
   }
 
-  async eraseRoom (roomId: string): Promise<EraseResult | null> {
+  async eraseRoom (roomId: string, { documents = true }: EraseOptions = {}): Promise<EraseResult | null> {
     const table = this.#table
     return await this.#driver.transaction(async (sql) => {
       // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
@@ -358,25 +240,28 @@ export class PostgresStore implements ImDeleteStore {
         if (walked.join('\u0000') === roomIds.join('\u0000')) break
         roomIds = walked
       }
-      // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms. Only
-      // the uploads' and rooms' documents come back; the rest is counted by the server, not returned.
-      const { rows: uploads } = await sql.query(
-        `WITH gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) RETURNING _id, doc)
-         SELECT doc::text AS doc FROM gone ORDER BY _id`,
-        [roomIds])
-      const deleted = async (name: string): Promise<number> =>
-        (await sql.query(`DELETE FROM ${table(name)} WHERE rid = ANY($1::text[])`, [roomIds])).rowCount as number
-      const messages = await deleted('messages')
-      const subscriptions = await deleted('subscriptions')
-      const readReceipts = await deleted('read_receipts')
-      const { rows: rooms } = await sql.query(
-        `WITH gone AS (DELETE FROM ${table('rooms')} WHERE _id = ANY($1::text[]) RETURNING _id, doc)
-         SELECT doc::text AS doc FROM gone ORDER BY array_position($1::text[], _id)`,
-        [roomIds])
+      // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms.
+      // Documents come back only when someone will read them; the rest is counted by the server.
+      const count = async (name: string, key: string): Promise<number> =>
+        (await sql.query(`DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[])`, [roomIds])).rowCount as number
+      const removed = async (name: string, key: string, order: string): Promise<{ docs: any[], count: number }> => {
+        if (!documents) return { docs: [], count: await count(name, key) }
+        const { rows } = await sql.query(
+          `WITH gone AS (DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[]) RETURNING _id, doc)
+           SELECT doc::text AS doc FROM gone ORDER BY ${order}`,
+          [roomIds])
+        return { docs: rows.map((row) => decode(row.doc)), count: rows.length }
+      }
+      const uploads = await removed('uploads', 'rid', '_id')
+      const messages = await count('messages', 'rid')
+      const subscriptions = await removed('subscriptions', 'rid', '_id')
+      const readReceipts = await count('read_receipts', 'rid')
+      const rooms = await removed('rooms', '_id', 'array_position($1::text[], _id)')
       return {
-        rooms: rooms.map((row) => decode(row.doc)),
-        uploads: uploads.map((row) => decode(row.doc)),
-        removed: { messages, subscriptions, uploads: uploads.length, readReceipts, discussions: rooms.length - 1 }
+        rooms: rooms.docs,
+        uploads: uploads.docs,
+        subscriptions: subscriptions.docs,
+        removed: { messages, subscriptions: subscriptions.count, uploads: uploads.count, readReceipts, discussions: roomIds.length - 1 }
       }
     })
   }
