@@ -1,17 +1,19 @@
 import type { FastifyBaseLogger } from 'fastify'
 import {
   AppPreventedError,
+  CreateNotAllowedError,
   EraseNotAllowedError,
   FederatedRoomError,
   HookTimeoutError,
   InvalidChannelError,
   InvalidRoomError,
-  NotAllowedError
+  NotAllowedError,
+  UsernameMissingError
 } from './errors.js'
 import { logFailure } from './log.js'
 import type { HasPermission } from './permissions.js'
 import { directRoomKey, type ImDeleteStore } from './store.js'
-import type { Caller, RemovedCounts, RemovedSubscription, Room, Subscription, Upload } from './types.js'
+import type { Caller, RemovedCounts, RemovedSubscription, Room, Subscription, Upload, User } from './types.js'
 
 export type EraseTarget = { roomId: string } | { username: string }
 
@@ -77,7 +79,8 @@ export class DirectMessageEraser {
     const { store, hasPermission, hookTimeout } = this.#options
     const { room, subscription, exists } = await this.#resolve(user, target)
 
-    const reachable = (subscription !== null && await hasPermission(user, 'view-d-room')) ||
+    // Global checks, as Rocket.Chat's canAccessRoom makes them: view-joined-room first, then view-d-room.
+    const reachable = (subscription !== null && (await hasPermission(user, 'view-joined-room') || await hasPermission(user, 'view-d-room'))) ||
       await hasPermission(user, 'view-room-administration')
     if (!reachable) throw new NotAllowedError()
 
@@ -106,26 +109,49 @@ export class DirectMessageEraser {
     await Promise.all(this.#pending)
   }
 
+  /**
+   * Rocket.Chat's one resolution for both body fields (`getRoomByNameOrIdWithOptionToJoin`
+   * with type `d`): `#id` names a room; otherwise, the first `@` dropped, a user by `_id` or
+   * username names the DM with them, and failing a user, a room by id.
+   */
   async #resolve (user: Caller, target: EraseTarget): Promise<{ room: Room, subscription: Subscription | null, exists: boolean }> {
     const { store } = this.#options
-    if ('roomId' in target) {
-      const room = target.roomId === '' ? null : await store.findRoomById(target.roomId)
-      if (room === null || room.t !== 'd') throw new InvalidChannelError()
-      return { room, subscription: await store.findSubscription(room._id, user._id), exists: true }
+    const nameOrId = 'roomId' in target ? target.roomId : target.username
+    let room: Room | null
+    if (nameOrId.startsWith('#')) {
+      room = nameOrId === '#' ? null : await store.findRoomById(nameOrId.slice(1))
+    } else {
+      const key = nameOrId.replace('@', '')
+      if (key === '') throw new InvalidChannelError()
+      // All at once: the common request names a DM by its id in `roomId`, for which the user
+      // lookup misses; waiting for that miss, then for the room, then for the caller's
+      // subscription to it would be three round trips. The subscription is looked up ahead
+      // only for `roomId`, which is almost always a room id.
+      const [other, byId, subscription] = await Promise.all([
+        store.findUser(key),
+        store.findRoomById(key),
+        'roomId' in target ? store.findSubscription(key, user._id) : undefined
+      ])
+      if (other === null) {
+        if (byId === null || byId.t !== 'd') throw new InvalidChannelError()
+        return { room: byId, subscription: subscription !== undefined ? subscription : await store.findSubscription(byId._id, user._id), exists: true }
+      }
+      const uids = directRoomKey([user._id, other._id])
+      room = await store.findDirectRoom(uids)
+      if (room === null) return await this.#unborn(user, other, uids)
     }
+    if (room === null || room.t !== 'd') throw new InvalidChannelError()
+    return { room, subscription: await store.findSubscription(room._id, user._id), exists: true }
+  }
 
-    const username = target.username.startsWith('@') ? target.username.slice(1) : target.username
-    const other = username === '' ? null : await store.findUser(username)
-    if (other === null) throw new InvalidChannelError()
-    const uids = directRoomKey([user._id, other._id])
-    const room = await store.findDirectRoom(uids)
-    if (room !== null) return { room, subscription: await store.findSubscription(room._id, user._id), exists: true }
-
-    // The DM Rocket.Chat would create, with the caller subscribed to it.
-    const usernames = [...new Set([user.username, other.username as string])]
-    const virtual: Room = { _id: uids.join(''), t: 'd', uids, usernames }
-    const subscription: Subscription = { _id: '', rid: virtual._id, t: 'd', u: { _id: user._id, username: user.username }, roles: [] }
-    return { room: virtual, subscription, exists: false }
+  /** The DM Rocket.Chat's `createDirectMessage` would create, with the caller subscribed to it; refused as it refuses. */
+  async #unborn (user: Caller, other: User, uids: string[]): Promise<{ room: Room, subscription: Subscription, exists: false }> {
+    if (typeof other.username !== 'string') throw new UsernameMissingError()
+    if (!await this.#options.hasPermission(user, 'create-d')) throw new CreateNotAllowedError()
+    const usernames = [...new Set([user.username, other.username])]
+    const room: Room = { _id: uids.join(''), t: 'd', uids, usernames }
+    const subscription: Subscription = { _id: '', rid: room._id, t: 'd', u: { _id: user._id, username: user.username }, roles: [] }
+    return { room, subscription, exists: false }
   }
 
   async #afterErase (context: AfterEraseContext, uploads: Upload[], log: FastifyBaseLogger): Promise<void> {

@@ -21,6 +21,15 @@ export const InvalidChannelError = createError('FST_IM_DELETE_INVALID_CHANNEL', 
 
 export const NotAllowedError = createError('FST_IM_DELETE_NOT_ALLOWED', 'Not allowed', 400, Error, false)
 
+/** The DM does not exist yet and the caller may not create one (Rocket.Chat's `createDirectMessage` refuses). */
+export const CreateNotAllowedError = createError('FST_IM_DELETE_CREATE_NOT_ALLOWED', 'Not allowed', 400, Error, false)
+
+/**
+ * The user found has no username and no DM with the caller exists: Rocket.Chat hands that
+ * undefined username to `createDirectMessage`, whose argument check fails with this message.
+ */
+export const UsernameMissingError = createError('FST_IM_DELETE_USERNAME_MISSING', 'Match error: Expected string, got undefined in field [0]', 400, Error, false)
+
 export const EraseNotAllowedError = createError('FST_IM_DELETE_ERASE_NOT_ALLOWED', 'Not allowed', 400, Error, false)
 
 export const FederatedRoomError = createError('FST_IM_DELETE_FEDERATED_ROOM', 'Cannot delete federated room', 400, Error, false)

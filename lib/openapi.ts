@@ -20,18 +20,23 @@ const failure = (description: string, examples: Record<string, { summary: string
     ...FAILURE_PROPERTIES,
     details: {
       type: 'object',
-      description: 'Sent by the erase checks, as Rocket.Chat does.',
-      properties: { method: { type: 'string', enum: ['eraseRoom'] } }
+      description: 'Names the Rocket.Chat method that refused, as Rocket.Chat does: `eraseRoom` for the erase checks, ' +
+        '`createDirectMessage` when the DM does not exist yet and the caller lacks `create-d`.',
+      properties: { method: { type: 'string', enum: ['eraseRoom', 'createDirectMessage'] } }
     }
   },
-  required: ['success', 'error', 'errorType'],
+  // One 400 has no errorType: Rocket.Chat's argument check for a user without a username.
+  required: ['success', 'error'],
   'x-examples': examples
 })
 
-const fail = (error: string, errorType: string, details?: { method: 'eraseRoom' }): object =>
+type Details = { method: 'eraseRoom' | 'createDirectMessage' }
+
+const fail = (error: string, errorType: string, details?: Details): object =>
   details === undefined ? { success: false, error, errorType } : { success: false, error, errorType, details }
 
 const ERASE_ROOM = { method: 'eraseRoom' } as const
+const CREATE_DIRECT_MESSAGE = { method: 'createDirectMessage' } as const
 
 const RATE_LIMIT_HEADERS = {
   'X-RateLimit-Limit': { type: 'integer', description: 'Calls allowed per window (sent when rate limiting is on).' },
@@ -40,33 +45,56 @@ const RATE_LIMIT_HEADERS = {
 }
 
 const DESCRIPTION = `Erases a direct message room and everything in it: messages, uploads, subscriptions, read
-receipts and discussions. Name the DM by exactly one of \`roomId\` or \`username\` (the 1:1 DM
-with that user; your own username names your self-DM), in a JSON or form-encoded body.
+receipts and discussions. Send exactly one of \`roomId\` or \`username\`, in a JSON or form-encoded
+body; both are resolved the same way, as Rocket.Chat resolves them:
 
-The caller must reach the room (subscribed and holding \`view-d-room\`, or holding
-\`view-room-administration\`) and hold \`delete-d\` (by default only admins do). Federated rooms
-are never erased. Rate limited per client IP and route (default 10 calls a minute), except for
-holders of \`api-bypass-rate-limit\`.
+- \`#<room id>\`: the room with that id;
+- otherwise, with the first \`@\` dropped (\`@bob\`, \`bob\`): the user whose \`_id\` or username that is
+  names your 1:1 DM with them (your own names your self-DM); when no user matches, the room with
+  that id. So \`{"roomId":"bob"}\`, \`{"username":"<dm id>"}\` and \`{"roomId":"#<dm id>"}\` all work.
+
+Only a room of type \`d\` is ever erased (anything else: \`invalid-channel\`). A DM that does not
+exist yet is not created: without \`create-d\` the answer is Rocket.Chat's \`createDirectMessage\`
+refusal, otherwise the checks below run as for a member, and nothing changes.
+
+The caller must reach the room (subscribed and holding \`view-joined-room\` or \`view-d-room\`, or
+holding \`view-room-administration\`; all three are global) and hold \`delete-d\` (by default only
+admins do; the roles of the caller's subscription count too). Federated rooms are never erased.
+Rate limited per client IP and route (default 10 calls a minute), except for holders of
+\`api-bypass-rate-limit\`. Every answer carries \`Cache-Control: no-store\` and \`Pragma: no-cache\`.
 
 Wire-compatible with Rocket.Chat's endpoint (3.18.0+).`
 
-const RESPONSES = {
+const NO_CACHE_HEADERS = {
+  'Cache-Control': { type: 'string', enum: ['no-store'], description: 'On every answer, as Rocket.Chat sends it.' },
+  Pragma: { type: 'string', enum: ['no-cache'], description: 'On every answer, as Rocket.Chat sends it.' }
+}
+
+const RESPONSES_WITHOUT_HEADERS = {
   200: {
     description: 'The DM and everything in it were erased.',
     type: 'object',
     properties: { success: { type: 'boolean', enum: [true] } },
     required: ['success'],
-    headers: RATE_LIMIT_HEADERS,
+    headers: { ...RATE_LIMIT_HEADERS, ...NO_CACHE_HEADERS },
     'x-examples': { success: { summary: 'Erased', value: { success: true } } }
   },
-  400: failure('The body is invalid, no such DM, or the caller may not erase it.', {
+  400: failure('The body is invalid, it names no DM, or the caller may not erase it.', {
     'invalid-params': {
       summary: 'The body does not name the DM (invalid-params)',
       value: fail("must have required property 'roomId'\n must have required property 'username'\n must match exactly one schema in oneOf [invalid-params]", 'invalid-params')
     },
-    'invalid-channel': { summary: 'No such DM (invalid-channel)', value: fail('[invalid-channel]', 'invalid-channel') },
+    'invalid-channel': { summary: 'No such user or room, or a room that is not a DM (invalid-channel)', value: fail('[invalid-channel]', 'invalid-channel') },
     'error-not-allowed': { summary: 'The caller cannot reach the room', value: fail('Not allowed [error-not-allowed]', 'error-not-allowed') },
     'error-not-allowed-erase': { summary: 'The caller lacks delete-d', value: fail('Not allowed [error-not-allowed]', 'error-not-allowed', ERASE_ROOM) },
+    'error-not-allowed-create': {
+      summary: 'No DM with that user yet, and the caller lacks create-d',
+      value: fail('Not allowed [error-not-allowed]', 'error-not-allowed', CREATE_DIRECT_MESSAGE)
+    },
+    'match-error': {
+      summary: 'No DM yet with a user who has no username (Rocket.Chat\'s argument check)',
+      value: { success: false, error: 'Match error: Expected string, got undefined in field [0]' }
+    },
     'error-cannot-delete-federated-room': {
       summary: 'A federated room',
       value: fail('Cannot delete federated room [error-cannot-delete-federated-room]', 'error-cannot-delete-federated-room', ERASE_ROOM)
@@ -98,13 +126,17 @@ const RESPONSES = {
     'too-large': { summary: 'Body too large', value: fail('Request body is too large [invalid-params]', 'invalid-params') }
   }),
   429: {
-    ...failure('Too many calls from this client IP to this route in the current window.', {
+    description: "Too many calls from this client IP to this route in the current window. Rocket.Chat's body: no `errorType`.",
+    type: 'object',
+    properties: { success: FAILURE_PROPERTIES.success, error: FAILURE_PROPERTIES.error },
+    required: ['success', 'error'],
+    headers: { ...RATE_LIMIT_HEADERS, ...NO_CACHE_HEADERS },
+    'x-examples': {
       'error-too-many-requests': {
         summary: 'Rate limited',
-        value: fail('Error, too many requests. Please slow down. You must wait 60 seconds before trying this endpoint again. [error-too-many-requests]', 'error-too-many-requests')
+        value: { success: false, error: 'Error, too many requests. Please slow down. You must wait 60 seconds before trying this endpoint again. [error-too-many-requests]' }
       }
-    }),
-    headers: RATE_LIMIT_HEADERS
+    }
   },
   500: {
     description: 'The store or a hook failed; nothing was changed, and the cause is logged with the request id.',
@@ -114,6 +146,10 @@ const RESPONSES = {
     'x-examples': { internal: { summary: 'Internal error', value: { success: false, error: 'Internal server error' } } }
   }
 }
+
+/** Every status carries the no-cache pair; 200 and 429 the rate-limit headers too. */
+const RESPONSES = Object.fromEntries(Object.entries(RESPONSES_WITHOUT_HEADERS).map(([status, response]) =>
+  [status, { ...response, headers: (response as { headers?: object }).headers ?? NO_CACHE_HEADERS }]))
 
 const AUTH_HEADERS = {
   type: 'object',

@@ -5,6 +5,7 @@ import type { Authenticate } from './auth.js'
 import type { DirectMessageEraser } from './erase.js'
 import {
   AppPreventedError,
+  CreateNotAllowedError,
   EraseNotAllowedError,
   FederatedRoomError,
   InvalidChannelError,
@@ -12,7 +13,8 @@ import {
   InvalidRoomError,
   NotAllowedError,
   TooManyRequestsError,
-  UnauthorizedError
+  UnauthorizedError,
+  UsernameMissingError
 } from './errors.js'
 import { logFailure } from './log.js'
 import { routeDocs, swaggerTransform } from './openapi.js'
@@ -34,7 +36,12 @@ export const ROUTE_NAMES = ['im.delete', 'dm.delete'] as const
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
-interface WireShape { errorType: string, reason?: string, details?: { method: string } }
+/**
+ * How Rocket.Chat words one error: `errorType` is appended to the message in brackets and,
+ * unless `untyped`, sent as a field too (its `tooManyRequests` answer has no such field); an
+ * error without one (a failed argument check) is its message alone.
+ */
+interface WireShape { errorType?: string, untyped?: true, reason?: string, details?: { method: string } }
 
 type WireClass = new (...args: any[]) => FastifyError
 
@@ -42,15 +49,20 @@ type WireClass = new (...args: any[]) => FastifyError
 interface WireAnswer { statusCode: number, body: string }
 
 const ERASE_ROOM = { method: 'eraseRoom' }
+const CREATE_DIRECT_MESSAGE = { method: 'createDirectMessage' }
+
+/** Rocket.Chat's REST layer sends both on every API answer: nothing about a deletion is cached. */
+const NO_CACHE = { 'cache-control': 'no-store', pragma: 'no-cache' }
 
 const INVALID_PARAMS: WireShape = { errorType: 'invalid-params' }
 
 function failureBody (wire: WireShape, message: string): string {
   const reason = wire.reason ?? message
+  if (wire.errorType === undefined) return JSON.stringify({ success: false, error: reason })
   return JSON.stringify({
     success: false,
     error: reason === '' ? `[${wire.errorType}]` : `${reason} [${wire.errorType}]`,
-    errorType: wire.errorType,
+    errorType: wire.untyped === true ? undefined : wire.errorType,
     details: wire.details
   })
 }
@@ -61,10 +73,12 @@ function failureBody (wire: WireShape, message: string): string {
  * `code`, `statusCode` or `validation`, and must still be a 500 that says nothing.
  */
 const WIRE = new Map(([
-  [TooManyRequestsError, { errorType: 'error-too-many-requests' }],
+  [TooManyRequestsError, { errorType: 'error-too-many-requests', untyped: true }],
   [InvalidParamsError, INVALID_PARAMS],
   [InvalidChannelError, { errorType: 'invalid-channel', reason: '' }],
   [NotAllowedError, { errorType: 'error-not-allowed' }],
+  [CreateNotAllowedError, { errorType: 'error-not-allowed', details: CREATE_DIRECT_MESSAGE }],
+  [UsernameMissingError, {}],
   [FederatedRoomError, { errorType: 'error-cannot-delete-federated-room', details: ERASE_ROOM }],
   [EraseNotAllowedError, { errorType: 'error-not-allowed', details: ERASE_ROOM }],
   [AppPreventedError, { errorType: 'error-app-prevented-deleting' }],
@@ -163,6 +177,8 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
       config: { rateLimit: false, swaggerTransform } as FastifyContextConfig,
       // Authenticate and limit before the body is read.
       async onRequest (request, reply) {
+        // Set first: every answer from here on keeps them, whichever status and whoever sends it.
+        reply.headers(NO_CACHE)
         const found = await authenticate(request)
         // Answered here, not thrown: the cheapest answer for the request anyone can send in bulk.
         if (typeof found?._id !== 'string' || typeof found.username !== 'string' || found.username === '') {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { errors, hashLoginToken, type Caller } from '../index.js'
 import { BODIES, DM_DELETE, IM_DELETE, build } from './helpers/app.js'
-import { TOKENS, authHeaders } from './helpers/fixture.js'
+import { TOKENS, authHeaders, fixture } from './helpers/fixture.js'
 
 t.test('hashLoginToken is base64 of the SHA-256, as Rocket.Chat stores login tokens', async (t) => {
   t.equal(hashLoginToken('abc'), 'ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=')
@@ -33,6 +33,49 @@ t.test('requests that fail authentication get 401 and change nothing', async (t)
   t.same(await store.dump(), before)
 })
 
+t.test('a deactivated user is not authenticated, whatever login tokens the data still holds', async (t) => {
+  const data = fixture()
+  // As an import or a copy would leave them: Rocket.Chat itself wipes the tokens on deactivation.
+  data.users = data.users.map((user) => user._id === 'admin' ? { ...user, active: false } : user)
+  const { app, store } = await build({ dataset: data })
+  const before = await store.dump()
+  for (const url of [IM_DELETE, DM_DELETE]) {
+    for (const token of [TOKENS.admin, 'old-admin']) {
+      const res = await app.inject({ method: 'POST', url, headers: { 'x-user-id': 'admin', 'x-auth-token': token }, payload: { roomId: 'adminalice' } })
+      t.equal(res.statusCode, 401, `${url}: ${token}`)
+      t.equal(res.body, BODIES.unauthorized, `${url}: ${token}`)
+    }
+  }
+  t.same(await store.dump(), before, 'nothing erased')
+  t.equal(await store.findUserByLoginToken?.('admin', hashLoginToken(TOKENS.admin)), null, "the store's own lookup refuses them")
+  t.equal((await store.findUser('admin'))?._id, 'admin', 'while findUser still finds them (they can be named as a DM partner)')
+  const active = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('alice'), payload: { roomId: 'alicebob' } })
+  t.equal(active.body, BODIES.eraseNotAllowed, 'an active user of the same data is let in')
+})
+
+t.test('a user without `active` is active', async (t) => {
+  const data = fixture()
+  data.users = data.users.map(({ active, ...user }) => user)
+  const { app } = await build({ dataset: data })
+  const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('admin'), payload: { roomId: 'adminalice' } })
+  t.equal(res.body, BODIES.success)
+})
+
+t.test('the default authenticate refuses a deactivated user even from a store that hands one back', async (t) => {
+  const { store } = await build()
+  const careless = new Proxy(store, {
+    get (target, key) {
+      if (key === 'findUserByLoginToken') return async (userId: string) => ({ ...(await target.findUser(userId)), active: false })
+      const value = Reflect.get(target, key)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+  const { app } = await build({ store: careless })
+  const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('admin'), payload: { roomId: 'adminalice' } })
+  t.equal(res.statusCode, 401)
+  t.equal(res.body, BODIES.unauthorized)
+})
+
 t.test('a user without login tokens cannot authenticate', async (t) => {
   const { app } = await build({ dataset: { users: [{ _id: 'u', username: 'u', roles: ['admin'] }] } })
   const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: { 'x-user-id': 'u', 'x-auth-token': 'x' }, payload: {} })
@@ -42,7 +85,7 @@ t.test('a user without login tokens cannot authenticate', async (t) => {
 t.test('a stored user without roles holds none', async (t) => {
   const { app } = await build({ dataset: { users: [{ _id: 'u', username: 'u', services: { resume: { loginTokens: [{ hashedToken: hashLoginToken('x') }] } } }] } })
   const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: { 'x-user-id': 'u', 'x-auth-token': 'x' }, payload: { username: 'u' } })
-  t.equal(res.body, BODIES.notAllowed, 'authenticated, but without view-d-room')
+  t.equal(res.body, BODIES.createNotAllowed, 'authenticated, but without create-d (no self-DM yet)')
 })
 
 t.test('any of a user\'s login tokens authenticates', async (t) => {

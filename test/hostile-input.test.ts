@@ -52,12 +52,16 @@ function hasPoisonKey (text: string): boolean {
 // What every answer must look like, whatever came in.
 // ---------------------------------------------------------------------------------------------
 
-const EXACT_400 = new Set([BODIES.invalidChannel, BODIES.notAllowed, BODIES.eraseNotAllowed, BODIES.federated, BODIES.appPrevented, BODIES.invalidRoom])
+const EXACT_400 = new Set([
+  BODIES.invalidChannel, BODIES.notAllowed, BODIES.createNotAllowed, BODIES.usernameMissing, BODIES.eraseNotAllowed, BODIES.federated, BODIES.appPrevented, BODIES.invalidRoom
+])
 const TOO_MANY = /^Error, too many requests\. Please slow down\. You must wait \d+ seconds before trying this endpoint again\. \[error-too-many-requests\]$/
 
 /** A documented status, and Rocket.Chat's body for it: exact keys in their order. */
 function assertRocketChatShape (res: LightMyRequestResponse): void {
   assert.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+  assert.equal(res.headers['cache-control'], 'no-store')
+  assert.equal(res.headers.pragma, 'no-cache')
   const body = JSON.parse(res.body)
   switch (res.statusCode) {
     case 200:
@@ -70,8 +74,7 @@ function assertRocketChatShape (res: LightMyRequestResponse): void {
       assert.equal(res.body, BODIES.invalidParams('Request body is too large'))
       break
     case 429:
-      assert.deepEqual(Object.keys(body), ['success', 'error', 'errorType'])
-      assert.equal(body.errorType, 'error-too-many-requests')
+      assert.deepEqual(Object.keys(body), ['success', 'error'])
       assert.match(body.error, TOO_MANY)
       break
     case 400:
@@ -115,7 +118,7 @@ const key = fc.oneof(
 )
 
 const hostileString = fc.oneof(
-  fc.constantFrom(...ROOM_IDS, ...USERNAMES, ...USERNAMES.map((name) => `@${name}`), '@@bob', '@', '', ' alicebob', 'nameless', ...POISON),
+  fc.constantFrom(...ROOM_IDS, ...USERNAMES, ...USERNAMES.map((name) => `@${name}`), '@@bob', '@', '', ' alicebob', 'nameless', '#', '#alicebob', '#bob', 'b@ob', ...POISON),
   fc.string({ unit: 'binary', maxLength: 30 }),
   fc.string({ unit: 'grapheme', maxLength: 10 }),
   // Lone surrogates: JSON can carry them, most string handling trips on them.
@@ -366,17 +369,35 @@ t.test('form bodies: refused exactly when, and with exactly the message, Rocket.
 // ---------------------------------------------------------------------------------------------
 
 const ROLES = ['admin', 'user', 'bot', 'guest', 'owner', 'moderator']
-const PERMISSIONS = ['view-room-administration', 'delete-d', 'view-d-room', 'api-bypass-rate-limit'] as const
+const PERMISSIONS = ['view-room-administration', 'delete-d', 'view-d-room', 'view-joined-room', 'create-d', 'api-bypass-rate-limit'] as const
 type Table = Record<typeof PERMISSIONS[number], string[]>
+
+/** Rocket.Chat's defaults, for the roles of this world. */
+const DEFAULTS: Table = {
+  'view-room-administration': ['admin'],
+  'delete-d': ['admin'],
+  'view-d-room': ['admin', 'user', 'bot', 'guest'],
+  'view-joined-room': ['guest', 'bot'],
+  'create-d': ['admin', 'user', 'bot'],
+  'api-bypass-rate-limit': ['admin', 'bot']
+}
 
 const table: fc.Arbitrary<Table> = fc.oneof(
   // Rocket.Chat's defaults, and the common change of letting users delete their own DMs.
-  fc.constant<Table>({ 'view-room-administration': ['admin'], 'delete-d': ['admin'], 'view-d-room': ['admin', 'user', 'bot', 'guest'], 'api-bypass-rate-limit': ['admin', 'bot'] }),
-  fc.constant<Table>({ 'view-room-administration': ['admin'], 'delete-d': ['admin', 'user'], 'view-d-room': ['admin', 'user', 'bot', 'guest'], 'api-bypass-rate-limit': ['admin', 'bot'] }),
+  fc.constant<Table>(DEFAULTS),
+  fc.constant<Table>({ ...DEFAULTS, 'delete-d': ['admin', 'user'] }),
   fc.record(Object.fromEntries(PERMISSIONS.map((name) => [name, fc.subarray(ROLES)])) as Record<keyof Table, fc.Arbitrary<string[]>>)
 )
 
-const USER_IDS = FIXTURE.users.map((user) => user._id)
+/**
+ * Users beyond the fixture's (whose ids are their usernames): one whose id is not his username,
+ * and a deactivated one whose username is a DM's id (a user wins over a room of that id).
+ */
+const EXTRA_USERS = [
+  { _id: 'u-dave', username: 'dave', roles: ['user'] },
+  { _id: 'u-erin', username: 'adminbob', roles: ['user'], active: false }
+]
+const USER_IDS = [...FIXTURE.users, ...EXTRA_USERS].map((user) => user._id)
 const EXTRA_ROOMS = ['x0', 'x1', 'x2', 'x3', 'x4']
 const ALL_ROOMS = [...ROOM_IDS, ...EXTRA_ROOMS]
 
@@ -393,6 +414,7 @@ const world: fc.Arbitrary<Required<Dataset>> = fc.record({
   content: fc.array(fc.tuple(fc.constantFrom('messages', 'uploads', 'readReceipts'), fc.constantFrom(...ALL_ROOMS)), { maxLength: 10 })
 }).map(({ rooms, subscriptions, content }) => {
   const data = fixture()
+  data.users.push(...structuredClone(EXTRA_USERS))
   // Stores refuse documents naming a room that does not exist (no orphans): name only real ones.
   const exists = new Set([...ROOM_IDS, ...EXTRA_ROOMS.slice(0, rooms.length)])
   rooms.forEach(({ t: type, uids, prid, federated }, i) => {
@@ -415,11 +437,19 @@ const step = fc.record({
   who: fc.constantFrom(...CALLERS),
   wrongToken: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
   url: fc.constantFrom(IM_DELETE, DM_DELETE),
-  target: fc.oneof(
-    { arbitrary: fc.constantFrom(...ALL_ROOMS, 'nope', '').map((roomId) => ({ roomId })), weight: 3 },
-    { arbitrary: fc.constantFrom(...USERNAMES, 'nameless', 'ghost', '', '@', '@bob').chain((name) => fc.constantFrom(name, `@${name}`)).map((username) => ({ username })), weight: 3 },
+  // Both fields take any form: a room id, `#` and a room id, a user id or username with an `@`
+  // anywhere (or two), and near misses.
+  target: fc.tuple(
+    fc.constantFrom('roomId', 'username'),
+    fc.constantFrom(...ALL_ROOMS, ...USER_IDS, ...USERNAMES, 'dave', 'nope', 'ghost', '', '@', '#'),
+    fc.constantFrom('plain', 'at', 'hash', 'inner-at', 'two-at')
+  ).map(([field, name, form]): object => {
+    const value = { plain: name, at: `@${name}`, hash: `#${name}`, 'inner-at': `${name.slice(0, 1)}@${name.slice(1)}`, 'two-at': `@@${name}` }[form]
+    return { [field]: value }
+  }).chain((target) => fc.oneof(
+    { arbitrary: fc.constant(target), weight: 6 },
     { arbitrary: fc.constantFrom<object>({}, { roomId: 'alicebob', username: 'bob' }, { roomId: ['alicebob'] }), weight: 1 }
-  )
+  ))
 })
 
 type Target = { roomId?: unknown, username?: unknown }
@@ -431,30 +461,45 @@ const sameMembers = (uids: readonly string[], members: Set<string>): boolean =>
 function specAnswer (world: Required<Dataset>, permissions: Table, who: Who, wrongToken: boolean, target: Target): { body: string, erased: string[] } {
   const refuse = (body: string): { body: string, erased: string[] } => ({ body, erased: [] })
   const caller = world.users.find((user) => user._id === who)
-  if (wrongToken || typeof caller?.username !== 'string') return refuse(BODIES.unauthorized)
-  const invalid = oracleAnswer(structuredClone(target))
+  if (wrongToken || typeof caller?.username !== 'string' || caller.active === false) return refuse(BODIES.unauthorized)
+  // Validated as ajv does it, coercion included: what is left is the one string the body names.
+  const body = structuredClone(target)
+  const invalid = oracleAnswer(body)
   if (invalid !== null) return refuse(invalid)
+  const nameOrId = String(body.roomId ?? body.username)
 
   const holds = (roles: readonly string[], permission: keyof Table): boolean => roles.some((role) => permissions[permission].includes(role))
   const roles = caller.roles ?? []
+  const byId = (id: string): Room | undefined => world.rooms.find((candidate) => candidate._id === id)
+  // §4: `#` names a room by id; else the first `@` goes and a user by _id, then by username, names the DM.
   let room: Room | undefined
   let subscription: Pick<Subscription, 'roles'> | undefined
-  if (typeof target.roomId === 'string') {
-    room = world.rooms.find((candidate) => candidate._id === target.roomId)
+  if (nameOrId.startsWith('#')) {
+    room = byId(nameOrId.slice(1))
     if (room?.t !== 'd') return refuse(BODIES.invalidChannel)
   } else {
-    const name = String(target.username).replace(/^@/, '')
-    const other = world.users.find((user) => user._id === name) ?? world.users.find((user) => user.username === name && name !== '')
-    if (other === undefined) return refuse(BODIES.invalidChannel)
-    const members = new Set([who, other._id])
-    // Two DMs with one member set: the first stored is the one found.
-    room = world.rooms.find((candidate) => candidate.t === 'd' && Array.isArray(candidate.uids) && sameMembers(candidate.uids, members))
-    // No such DM yet: Rocket.Chat would create it with the caller subscribed, then erase it.
-    if (room === undefined) subscription = { roles: [] }
+    const key = nameOrId.replace('@', '')
+    const other = key === '' ? undefined : world.users.find((user) => user._id === key) ?? world.users.find((user) => user.username === key)
+    if (other === undefined) {
+      room = key === '' ? undefined : byId(key)
+      if (room?.t !== 'd') return refuse(BODIES.invalidChannel)
+    } else {
+      const members = new Set([who, other._id])
+      // Two DMs with one member set: the first stored is the one found.
+      room = world.rooms.find((candidate) => candidate.t === 'd' && Array.isArray(candidate.uids) && sameMembers(candidate.uids, members))
+      if (room === undefined) {
+        // No such DM yet: createDirectMessage's refusals, then as a subscribed member of the DM it would create.
+        if (typeof other.username !== 'string') return refuse(BODIES.usernameMissing)
+        if (!holds(roles, 'create-d')) return refuse(BODIES.createNotAllowed)
+        subscription = { roles: [] }
+      }
+    }
   }
   if (room !== undefined) subscription = world.subscriptions.find((sub) => sub.rid === room?._id && sub.u._id === who)
 
-  if (!((subscription !== undefined && holds(roles, 'view-d-room')) || holds(roles, 'view-room-administration'))) return refuse(BODIES.notAllowed)
+  // §5: three global checks; the subscription's roles do not count for them.
+  const joined = subscription !== undefined && (holds(roles, 'view-joined-room') || holds(roles, 'view-d-room'))
+  if (!joined && !holds(roles, 'view-room-administration')) return refuse(BODIES.notAllowed)
   if (room?.federated === true) return refuse(BODIES.federated)
   if (!holds([...roles, ...(subscription?.roles ?? [])], 'delete-d')) return refuse(BODIES.eraseNotAllowed)
   if (room === undefined) return refuse(BODIES.success)
@@ -499,6 +544,7 @@ t.test('random callers erase only the DMs they may, each with exactly its conten
   const store = Object.fromEntries([...STORE_METHODS, 'findUserByLoginToken' as const].map((method) => [method, async (...args: any[]) => await (current.store[method] as any)(...args)])) as unknown as TestStore
   const { app } = await build({ store, hasPermission: (...args) => current.hasPermission(...args) })
   const tally = { requests: 0, erasures: 0, roomsErased: 0, refused: 0 }
+  const answers = new Set<string>()
   await fc.assert(fc.asyncProperty(world, table, fc.array(step, { minLength: 1, maxLength: 12 }), async (start, permissions, steps) => {
     current = { store: new MemoryStore(start), hasPermission: createHasPermission(permissions) }
     let expected = start
@@ -507,6 +553,7 @@ t.test('random callers erase only the DMs they may, each with exactly its conten
       const res = await app.inject({ method: 'POST', url, headers, payload: target })
       const answer = specAnswer(expected, permissions, who, wrongToken, target as Target)
       assert.equal(res.body, answer.body, `${who} ${JSON.stringify(target)}`)
+      answers.add(answer.body)
       expected = withoutRooms(expected, answer.erased)
       assert.deepEqual(await current.store.dump(), sorted(expected), `${who} ${JSON.stringify(target)}: the store is exactly what the spec leaves`)
       assertNoPollution()
@@ -518,4 +565,7 @@ t.test('random callers erase only the DMs they may, each with exactly its conten
   }), runs(200))
   t.comment(`sequences: ${JSON.stringify(tally)}`)
   t.ok(tally.erasures > 50 && tally.refused > 200, 'the generator reaches erasures and refusals')
+  for (const [name, body] of Object.entries(BODIES)) {
+    if (typeof body === 'string' && !['appPrevented', 'invalidRoom', 'internal'].includes(name)) t.ok(answers.has(body), `the generator reaches ${name}`)
+  }
 })

@@ -61,8 +61,8 @@ t.test('installed into an empty project', async (t) => {
   await mkdir(project)
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }))
   // fastify comes in as the peer dependency; @types/node is what any TypeScript user has.
-  // The README's API-documentation example needs @fastify/swagger and its page.
-  const installed = await run('npm', ['install', '--no-package-lock', join(work, tarball), '@types/node@20', '@fastify/swagger@9', '@fastify/swagger-ui@5'], { cwd: project, env })
+  // The README's examples need the optional parts they show: @fastify/swagger and its page, ioredis.
+  const installed = await run('npm', ['install', '--no-package-lock', join(work, tarball), '@types/node@20', '@fastify/swagger@9', '@fastify/swagger-ui@5', 'ioredis@5'], { cwd: project, env })
   ranOk(t, installed, 'npm install <tarball> succeeds')
   await writeFile(join(project, 'setup.json'), JSON.stringify({ token: 'consumer-token' }))
 

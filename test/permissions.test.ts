@@ -12,6 +12,9 @@ t.test("Rocket.Chat's default role table", async (t) => {
     'view-room-administration': ['admin'],
     'delete-d': ['admin'],
     'view-d-room': ['admin', 'user', 'bot', 'app', 'guest', 'federated-external'],
+    'view-joined-room': ['guest', 'bot', 'app', 'anonymous'],
+    // Rocket.Chat's newest table (6.12 lacked federated-external here).
+    'create-d': ['admin', 'user', 'bot', 'app', 'federated-external'],
     'api-bypass-rate-limit': ['admin', 'bot', 'app']
   })
   t.ok(Object.isFrozen(DEFAULT_PERMISSIONS))
@@ -49,6 +52,36 @@ t.test("delete-d counts the roles of the caller's subscription to the room", asy
   t.equal(await del(app, 'carol', 'group-dm'), BODIES.success, 'carol owns the group DM')
 })
 
+t.test('view-joined-room reaches a subscribed room as view-d-room does', async (t) => {
+  const { app, store } = await build({ permissions: { 'view-d-room': [], 'view-joined-room': ['user'], 'delete-d': ['admin', 'user'] } })
+  t.equal(await del(app, 'carol', 'alicebob'), BODIES.notAllowed, 'not for a room one is not subscribed to')
+  t.equal(await del(app, 'alice', 'alicebob'), BODIES.success, 'a member holding only view-joined-room')
+  t.notOk((await store.dump()).rooms.some((room) => room._id === 'alicebob'))
+
+  const neither = await build({ permissions: { 'view-d-room': [], 'view-joined-room': [], 'delete-d': ['admin', 'user'] } })
+  t.equal(await del(neither.app, 'alice', 'alicebob'), BODIES.notAllowed, 'a member holding neither')
+  t.equal(await del(neither.app, 'admin', 'alicebob'), BODIES.success, 'view-room-administration still reaches it')
+})
+
+t.test('the three reach permissions are global: the roles on the subscription count only for delete-d', async (t) => {
+  const owners = ['owner']
+  const { app, store } = await build({ permissions: { 'view-d-room': owners, 'view-joined-room': owners, 'view-room-administration': owners, 'delete-d': owners } })
+  const before = await store.dump()
+  // carol's subscription to group-dm carries the owner role; her own roles are ['user'].
+  t.equal(await del(app, 'carol', 'group-dm'), BODIES.notAllowed, 'an owner role on the subscription reaches nothing')
+  t.same(await store.dump(), before)
+  const reach = await build({ permissions: { 'delete-d': owners } })
+  t.equal(await del(reach.app, 'carol', 'group-dm'), BODIES.success, 'while it does count for delete-d')
+})
+
+t.test('createHasPermission counts subscription roles only when it is given the subscription', async (t) => {
+  const hasPermission = createHasPermission({ 'view-d-room': ['owner'] })
+  const carol: Caller = { _id: 'carol', username: 'carol', roles: ['user'] }
+  const sub: Subscription = { _id: 's', rid: 'group-dm', u: { _id: 'carol' }, roles: ['owner'] }
+  t.equal(hasPermission(carol, 'view-d-room'), false, 'a global check')
+  t.equal(hasPermission(carol, 'view-d-room', { _id: 'group-dm', t: 'd' }, sub), true, 'a room-scoped check')
+})
+
 t.test('federated rooms are refused before delete-d is checked', async (t) => {
   const { app, store } = await build()
   const before = await store.dump()
@@ -70,7 +103,7 @@ t.test('a custom hasPermission hook, sync or async, sees the caller, the room an
     t.equal(await del(app, 'alice', 'alicebob'), BODIES.success, `${mode}: a member allowed by the hook`)
     t.same(calls, [
       ['carol', 'view-room-administration', undefined, undefined],
-      ['alice', 'view-d-room', undefined, undefined],
+      ['alice', 'view-joined-room', undefined, undefined],
       ['alice', 'delete-d', 'alicebob', 's-alicebob-alice']
     ], `${mode}: calls`)
   }

@@ -4,16 +4,11 @@ import t from 'tap'
 import imDeletePlugin, { MemoryStore } from '../index.js'
 import { IM_DELETE } from './helpers/app.js'
 import { authHeaders, fixture } from './helpers/fixture.js'
-import { connectRedis } from './helpers/services.js'
+import { redisFor } from './helpers/services.js'
 
 t.test('with a Redis client the limit is shared by every server using that Redis', async (t) => {
-  const connection = await connectRedis()
-  if (connection.redis === null) {
-    t.comment(`Redis run not done: ${connection.reason}`)
-    return
-  }
-  const { redis } = connection
-  t.teardown(() => redis.disconnect())
+  const redis = await redisFor(t)
+  if (redis === null) return
   const nameSpace = `fastify-im-delete-test:${randomUUID()}:`
   const servers = await Promise.all([1, 2].map(async () => {
     const app = Fastify()

@@ -82,16 +82,16 @@ export const BODIES = {
   invalidChannel: '{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}',
   notAllowed: '{"success":false,"error":"Not allowed [error-not-allowed]","errorType":"error-not-allowed"}',
   eraseNotAllowed: '{"success":false,"error":"Not allowed [error-not-allowed]","errorType":"error-not-allowed","details":{"method":"eraseRoom"}}',
+  createNotAllowed: '{"success":false,"error":"Not allowed [error-not-allowed]","errorType":"error-not-allowed","details":{"method":"createDirectMessage"}}',
+  usernameMissing: '{"success":false,"error":"Match error: Expected string, got undefined in field [0]"}',
   federated: '{"success":false,"error":"Cannot delete federated room [error-cannot-delete-federated-room]","errorType":"error-cannot-delete-federated-room","details":{"method":"eraseRoom"}}',
   appPrevented: '{"success":false,"error":"A Rocket.Chat App prevented the room erasing. [error-app-prevented-deleting]","errorType":"error-app-prevented-deleting"}',
   invalidRoom: '{"success":false,"error":"Invalid room [error-invalid-room]","errorType":"error-invalid-room","details":{"method":"eraseRoom"}}',
   internal: '{"success":false,"error":"Internal server error"}',
   invalidParams: (messages: string): string => JSON.stringify({ success: false, error: `${messages} [invalid-params]`, errorType: 'invalid-params' }),
-  tooManyRequests: (seconds: number): string => JSON.stringify({
-    success: false,
-    error: `Error, too many requests. Please slow down. You must wait ${seconds} seconds before trying this endpoint again. [error-too-many-requests]`,
-    errorType: 'error-too-many-requests'
-  })
+  // Rocket.Chat's tooManyRequests answer: no errorType field.
+  tooManyRequests: (seconds: number): string =>
+    `{"success":false,"error":"Error, too many requests. Please slow down. You must wait ${seconds} seconds before trying this endpoint again. [error-too-many-requests]"}`
 }
 
 /** A logger configuration that keeps every line, parsed. */

@@ -19,3 +19,15 @@ export async function connectRedis (): Promise<{ redis: Redis } | { redis: null,
     return { redis: null, reason }
   }
 }
+
+/** A connected Redis client closed at the end of `t`, or null (said in a comment) when none answers. */
+export async function redisFor (t: { comment: (message: string) => void, teardown: (fn: () => void) => void }): Promise<Redis | null> {
+  const connection = await connectRedis()
+  if (connection.redis === null) {
+    t.comment(`Redis run not done: ${connection.reason}`)
+    return null
+  }
+  const { redis } = connection
+  t.teardown(() => redis.disconnect())
+  return redis
+}

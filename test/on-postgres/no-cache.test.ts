@@ -1,0 +1,2 @@
+import './setup.js'
+import '../no-cache.test.js'

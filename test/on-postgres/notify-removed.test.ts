@@ -1,0 +1,2 @@
+import './setup.js'
+import '../notify-removed.test.js'
