@@ -25,7 +25,6 @@ const SCREENSHOTS = join(root, '.screenshots')
 t.setTimeout(180_000)
 
 const work = await mkdtemp(join(tmpdir(), 'im-delete-demo-'))
-t.teardown(() => rm(work, { recursive: true, force: true }))
 const tokensFile = join(work, 'tokens.json')
 
 // PORT=0: the demo listens on a free port and reports which in the tokens file.
@@ -35,7 +34,13 @@ const demo = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], {
   env: childEnv({ PORT: '0', HOST: '127.0.0.1', DEMO_TOKENS_FILE: tokensFile, DEMO_DATA_DIR: join(work, 'data') }),
   stdio: ['ignore', 'pipe', 'pipe']
 })
-t.teardown(() => { demo.kill() })
+const exited = new Promise<void>((resolve) => { demo.once('exit', () => { resolve() }) })
+t.teardown(async () => {
+  demo.kill()
+  // On SIGTERM the demo closes its embedded database, writing to it: remove it once that is done.
+  await exited
+  await rm(work, { recursive: true, force: true })
+})
 let output = ''
 await new Promise<void>((resolve, reject) => {
   demo.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
@@ -76,6 +81,8 @@ t.test('Swagger UI at /documentation: Authorize is filled in, Execute erases a D
 
   await page.goto(`${address}/documentation`)
   t.match(await page.locator('.info .description').innerText(), new RegExp(`pre-filled with the demo user ${admin.username}`), 'the page says whose credentials these are')
+  // The page authorizes itself once the document is loaded: the button then shows a closed lock.
+  await page.locator('.auth-wrapper button.authorize.locked').waitFor()
   await page.getByRole('button', { name: 'Authorize' }).first().click()
   const dialog = page.locator('.dialog-ux .modal-ux')
   for (const name of ['X-User-Id', 'X-Auth-Token']) {
