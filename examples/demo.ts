@@ -96,7 +96,9 @@ for (const other of users.slice(1)) {
 
 const [byRoomId, byUsername] = adminDms
 
-const app = Fastify({ logger: true })
+// A slow body is cut after 10 s (Fastify's default, 0, never cuts one); idle keep-alive sockets
+// after 72 s, longer than a proxy's usual 60 s, so the proxy closes first.
+const app = Fastify({ logger: true, requestTimeout: 10_000, keepAliveTimeout: 72_000 })
 // API docs at /documentation; @fastify/swagger must be registered before the routes it describes.
 await app.register(swagger, {
   openapi: {

@@ -10,6 +10,7 @@ import {
   NotAllowedError,
   UsernameMissingError
 } from './errors.js'
+import { BlobRemovals, keepsBlobs } from './blobs.js'
 import { logFailure } from './log.js'
 import type { HasPermission } from './permissions.js'
 import { directRoomKey, type ImDeleteStore } from './store.js'
@@ -38,6 +39,10 @@ export type AfterEraseHook = (context: AfterEraseContext) => void | Promise<void
 
 /** Where file blobs live: called after the database part of an erase has committed. */
 export interface FileStore {
+  /**
+   * Removes the upload's blob. It may be called more than once for one upload (retries after a
+   * failure or a restart): a blob that is already gone must count as removed, not as a failure.
+   */
   remove (upload: Upload): void | Promise<void>
   /** Removes a room's avatar, if your deployment keeps them. */
   removeAvatar?: (room: Room) => void | Promise<void>
@@ -70,9 +75,15 @@ async function bounded<T> (name: string, ms: number, hook: () => T | Promise<T>)
 export class DirectMessageEraser {
   readonly #options: EraserOptions
   readonly #pending = new Set<Promise<void>>()
+  /** Blob removals the store records, so that they survive this process; null when it does not. */
+  readonly #blobs: BlobRemovals | null
 
   constructor (options: EraserOptions) {
     this.#options = options
+    const { store, fileStore, hookTimeout } = options
+    this.#blobs = fileStore !== undefined && keepsBlobs(store)
+      ? new BlobRemovals(store, async (upload) => { await bounded('fileStore.remove', hookTimeout, () => fileStore.remove(upload)) })
+      : null
   }
 
   async erase (user: Caller, target: EraseTarget, log: FastifyBaseLogger): Promise<void> {
@@ -95,7 +106,7 @@ export class DirectMessageEraser {
 
     // Nothing registered to run after the erase: the store need not hand documents back.
     const afterwards = this.#options.fileStore !== undefined || this.#options.onAfterErase.length > 0
-    const result = await store.eraseRoom(room._id, { documents: afterwards })
+    const result = await store.eraseRoom(room._id, this.#blobs === null ? { documents: afterwards } : { documents: afterwards, recordBlobs: true })
     if (result === null) throw new InvalidRoomError()
 
     log.info({ imDelete: { roomId: room._id, userId: user._id, username: user.username, removed: result.removed } }, 'im.delete: DM erased')
@@ -107,6 +118,15 @@ export class DirectMessageEraser {
   /** Resolves once every after-erase task started so far has settled. */
   async drain (): Promise<void> {
     await Promise.all(this.#pending)
+  }
+
+  /** Starts finishing the blob removals the store recorded (what a crash or an outage left). */
+  resumeBlobRemovals (log: FastifyBaseLogger): void {
+    this.#blobs?.start(log)
+  }
+
+  async stopBlobRemovals (): Promise<void> {
+    await this.#blobs?.stop()
   }
 
   /**
@@ -163,15 +183,20 @@ export class DirectMessageEraser {
         logFailure(log, err, { roomId: context.room._id }, `im.delete: ${name} failed after the erase`)
       }
     }
-    if (fileStore !== undefined) {
-      await Promise.all([
-        ...uploads.map((upload) => run('fileStore.remove', () => fileStore.remove(upload))),
-        ...(fileStore.removeAvatar === undefined
-          ? []
-          : context.rooms.map((room) => run('fileStore.removeAvatar', () => fileStore.removeAvatar?.(room))))
-      ])
-    }
-    await Promise.all(onAfterErase.map((hook) => run('onAfterErase', () => hook(context))))
+    // Side by side: a hook need not wait for the blobs (nor for their bookkeeping in the store).
+    await Promise.all([
+      ...(fileStore === undefined
+        ? []
+        : [
+            ...uploads.map(async (upload) => this.#blobs === null
+              ? await run('fileStore.remove', () => fileStore.remove(upload))
+              : await this.#blobs.removeNow(upload, log, context.room._id)),
+            ...(fileStore.removeAvatar === undefined
+              ? []
+              : context.rooms.map((room) => run('fileStore.removeAvatar', () => fileStore.removeAvatar?.(room))))
+          ]),
+      ...onAfterErase.map((hook) => run('onAfterErase', () => hook(context)))
+    ])
   }
 
   #track (task: Promise<void>): void {

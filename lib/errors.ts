@@ -40,4 +40,6 @@ export const InvalidRoomError = createError('FST_IM_DELETE_INVALID_ROOM', 'Inval
 
 export const HookTimeoutError = createError('FST_IM_DELETE_HOOK_TIMEOUT', "The hook '%s' did not settle within %s ms", 500)
 
+export const RateLimitTimeoutError = createError('FST_IM_DELETE_RATE_LIMIT_TIMEOUT', 'The rate-limit store did not count the call within %s ms', 500)
+
 export const InvalidOptionError = createError('FST_IM_DELETE_INVALID_OPTION', "fastify-im-delete: option '%s' %s")

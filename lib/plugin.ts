@@ -52,7 +52,7 @@ function checkRateLimit (rateLimit: unknown): RateLimitSettings | null {
   if (rateLimit === false) return null
   check(rateLimit !== null && typeof rateLimit === 'object', 'rateLimit', 'must be false or an object')
   const settings = rateLimit as RateLimitSettings
-  for (const key of ['max', 'timeWindow'] as const) {
+  for (const key of ['max', 'timeWindow', 'timeout'] as const) {
     check(settings[key] === undefined || isPositiveInteger(settings[key]), `rateLimit.${key}`, 'must be a positive integer')
   }
   check(settings.store === undefined || isFunction(settings.store?.incr), 'rateLimit.store', 'must have an incr() method')
@@ -96,6 +96,10 @@ const imDeletePlugin: FastifyPluginAsync<ImDeleteOptions> = async function imDel
     fileStore,
     hookTimeout
   })
+
+  // Blob removals a crash or a blob-storage outage left: finished by the plugin, not the host.
+  fastify.addHook('onReady', async () => { eraser.resumeBlobRemovals(fastify.log) })
+  fastify.addHook('onClose', async () => { await eraser.stopBlobRemovals() })
 
   await fastify.register(imDeleteRoutes, {
     prefix,

@@ -1,5 +1,6 @@
 import LocalStore from '@fastify/rate-limit/store/LocalStore.js'
 import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
+import { RateLimitTimeoutError } from './errors.js'
 
 /**
  * A counter store with @fastify/rate-limit's store contract, so its stores (and any custom
@@ -32,6 +33,11 @@ export interface RateLimitSettings {
   store?: RateLimitStore
   /** Let requests through (instead of answering 500) when the counter store fails. Default false. */
   skipOnError?: boolean
+  /**
+   * Milliseconds the counter store may take to count a call; after that the call is handled as a
+   * counter failure (500, or let through with `skipOnError`). Default 1000.
+   */
+  timeout?: number
 }
 
 export interface RateLimitHit {
@@ -45,17 +51,21 @@ export interface Limiter {
   hit (key: string): Promise<RateLimitHit>
 }
 
-export const RATE_LIMIT_DEFAULTS = { max: 10, timeWindow: 60_000, nameSpace: 'fastify-im-delete:', skipOnError: false }
+export const RATE_LIMIT_DEFAULTS = { max: 10, timeWindow: 60_000, nameSpace: 'fastify-im-delete:', skipOnError: false, timeout: 1000 }
 
 export function createLimiter (settings: RateLimitSettings): Limiter {
-  const { max, timeWindow, nameSpace } = { ...RATE_LIMIT_DEFAULTS, ...settings }
+  const { max, timeWindow, nameSpace, timeout } = { ...RATE_LIMIT_DEFAULTS, ...settings }
   const store: RateLimitStore = settings.store ??
     (settings.redis !== undefined ? new RedisStore(false, false, settings.redis, nameSpace) : new LocalStore(false, false))
   return {
     max,
     hit (key) {
       return new Promise((resolve, reject) => {
+        // A client that queues commands while its server is away (ioredis's offline queue, its
+        // retries) would hold every request for as long: the counter gets this long, no more.
+        const timer = setTimeout(() => { reject(new RateLimitTimeoutError(timeout)) }, timeout)
         store.incr(key, (err, result) => {
+          clearTimeout(timer)
           if (err) reject(err)
           else resolve(result)
         }, timeWindow, max)

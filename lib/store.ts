@@ -1,4 +1,4 @@
-import type { EraseResult, Room, Subscription, User } from './types.js'
+import type { EraseResult, Room, Subscription, Upload, User } from './types.js'
 
 /** What the caller of `eraseRoom` will read from its result. */
 export interface EraseOptions {
@@ -8,6 +8,19 @@ export interface EraseOptions {
    * `removed`. Default `true`.
    */
   documents?: boolean
+  /**
+   * `true` (asked only of a store with `pendingBlobs` and `blobRemoved`, when a `fileStore` is
+   * given): record every removed upload as a pending blob removal, in the erase's own
+   * transaction, until `blobRemoved` is called for it. Default `false`.
+   */
+  recordBlobs?: boolean
+}
+
+/** An upload whose file blob is still to be removed, as the erase recorded it. */
+export interface PendingBlob {
+  upload: Upload
+  /** When the erase that removed the upload committed (roughly: when it recorded it). */
+  erasedAt: Date
 }
 
 /**
@@ -36,6 +49,14 @@ export interface ImDeleteStore {
    * Resolves to null when the room no longer exists (a concurrent erase won).
    */
   eraseRoom (roomId: string, options?: EraseOptions): Promise<EraseResult | null>
+  /**
+   * Optional, with `blobRemoved`: blob removals survive the process. Up to `limit` of the
+   * removals recorded by `eraseRoom({ recordBlobs: true })` and not yet done, in a stable order
+   * of upload `_id`, starting after the upload `_id` `after` (all when it is omitted).
+   */
+  pendingBlobs? (limit: number, after?: string): Promise<PendingBlob[]>
+  /** Optional, with `pendingBlobs`: the upload's blob is removed; forget it (no error if unknown). */
+  blobRemoved? (uploadId: string): Promise<void>
 }
 
 /** The methods every store must have, whatever the plugin's options. */

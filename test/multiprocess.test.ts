@@ -1,12 +1,11 @@
 // Two server processes sharing one PostgreSQL schema and one Redis: the rate limit is counted
 // once for both, an erase happens exactly once whichever process serves it, and both shut down
 // cleanly. Needs both servers (CI fails without them).
-import { fork, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { BODIES, DM_DELETE, IM_DELETE, expectedAfter } from './helpers/app.js'
+import { startServer, within, type Child } from './helpers/child.js'
 import { fixture } from './helpers/fixture.js'
 import { post } from './helpers/http.js'
 import { SERVER_URL, server } from './helpers/postgres.js'
@@ -17,45 +16,7 @@ t.setTimeout(240_000)
 const SCRIPT = fileURLToPath(new URL('./helpers/server-process.ts', import.meta.url))
 const BOUND = 60_000
 
-interface Child {
-  base: string
-  process: ChildProcess
-  /** How it ended: exit code and signal. */
-  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
-}
-
-/** Rejects after `ms` unless `promise` settled first. */
-async function within<T> (ms: number, what: string, promise: Promise<T>): Promise<T> {
-  const timer = new AbortController()
-  try {
-    return await Promise.race([promise, sleep(ms, undefined, { signal: timer.signal }).then(() => { throw new Error(`${what}: not within ${ms} ms`) })])
-  } finally {
-    timer.abort()
-  }
-}
-
-/** Forks a server process and waits until it listens; it is killed at teardown if still running. */
-async function start (t: Test, env: Record<string, string>): Promise<Child> {
-  // The child runs TypeScript the way this file does (fork passes on execArgv): under tap, its
-  // loader, so the coverage the child records maps onto the same lines; alone, `--import tsx`.
-  const child = fork(SCRIPT, [], {
-    env: { ...process.env, ...env },
-    // stdout stays out of the TAP stream; stderr shows what a crashing child says.
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc']
-  })
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => { resolve({ code, signal }) })
-  })
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  const address = await within(BOUND, 'a server process listening', new Promise<string>((resolve, reject) => {
-    child.once('message', (message: { address: string }) => { resolve(message.address) })
-    exited.then(({ code }) => { reject(new Error(`the server process exited (${code}) before listening`)) }, () => {})
-  }))
-  return { base: address, process: child, exited }
-}
+const start = async (t: Test, env: Record<string, string>): Promise<Child> => await startServer(t, SCRIPT, env, BOUND)
 
 const real = await server(t)
 const connection = await connectRedis()

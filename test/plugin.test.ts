@@ -40,6 +40,7 @@ t.test('a bad option fails register with an error naming it', async (t) => {
     ['rateLimit null', { rateLimit: null }, /option 'rateLimit' must be false or an object/],
     ['rateLimit.max', { rateLimit: { max: 0 } }, /option 'rateLimit.max' must be a positive integer/],
     ['rateLimit.timeWindow', { rateLimit: { timeWindow: 1.5 } }, /option 'rateLimit.timeWindow' must be a positive integer/],
+    ['rateLimit.timeout', { rateLimit: { timeout: 0 } }, /option 'rateLimit.timeout' must be a positive integer/],
     ['rateLimit.store', { rateLimit: { store: {} } }, /option 'rateLimit.store' must have an incr\(\) method/],
     ['rateLimit.redis', { rateLimit: { redis: 'redis://localhost' } }, /option 'rateLimit.redis' must be an ioredis client/],
     ['rateLimit.nameSpace', { rateLimit: { nameSpace: 1 } }, /option 'rateLimit.nameSpace' must be a string/],

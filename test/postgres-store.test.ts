@@ -3,7 +3,7 @@ import pg from 'pg'
 import t, { type Test } from 'tap'
 import imDeletePlugin, { type Room } from '../index.js'
 import { PostgresStore, SCHEMA_VERSION } from '../postgres.js'
-import { authHeaders, fixture } from './helpers/fixture.js'
+import { ALICEBOB_TREE, authHeaders, fixture } from './helpers/fixture.js'
 import { SERVER_URL, backends, blockedBy, poolOver, type Backend } from './helpers/postgres.js'
 
 /** Makes every DELETE on one table of the schema fail, until the returned function is called. */
@@ -81,7 +81,7 @@ for (const backend of all) {
     await query(`INSERT INTO ${schema}.messages (_id, rid, doc) VALUES ('old-orphan', 'gone', '{"_id":"old-orphan","rid":"gone"}')`)
     await query(`INSERT INTO ${schema}.rooms (_id, t, prid, doc) VALUES ('old-disc', 'p', 'gone', '{"_id":"old-disc","t":"p","prid":"gone"}')`)
     const before = await store.dump()
-    await store.migrate()
+    await store.migrate({ to: 3 })
     t.equal(await store.schemaVersion(), 3, 'upgraded')
     t.same(await store.dump(), before, 'the data is untouched, orphans included')
     const { rows: keys } = await query(
@@ -99,6 +99,30 @@ for (const backend of all) {
     t.equal(await store.findRoomById('new-room'), null, 'and adds nothing')
     t.equal((await store.eraseRoom('alicebob'))?.removed.discussions, 2, 'a DM with discussions is erased under the keys')
     t.equal((await store.eraseRoom('old-disc'))?.removed.discussions, 0, 'an orphaned discussion can still be erased')
+  })
+
+  on('migrate() from version 3 to 4 adds the pending blob removals; an erase asked to records its uploads there', async (t, { fresh }) => {
+    const { store, teardown } = await fresh(false)
+    t.teardown(teardown)
+    await store.migrate({ to: 3 })
+    await store.import(fixture())
+    t.same((await store.eraseRoom('self-alice', { recordBlobs: true }))?.removed.messages, 1, 'before it, an erase asked to record blobs still erases')
+    t.same(await store.pendingBlobs(10), [], 'and nothing is pending: there is nowhere to record it')
+    const before = await store.dump()
+    await store.migrate()
+    t.equal(await store.schemaVersion(), 4, 'upgraded')
+    t.same(await store.dump(), before, 'the data is untouched')
+    t.same(await store.pendingBlobs(10), [], 'nothing pending')
+    const started = Date.now()
+    t.same((await store.eraseRoom('alicebob', { recordBlobs: true }))?.uploads.map(({ _id }) => _id), ALICEBOB_TREE.uploads, 'the erase returns its uploads')
+    t.same((await store.eraseRoom('adminalice'))?.removed.uploads, 0, 'an erase not asked to records nothing')
+    const pending = await store.pendingBlobs(10)
+    t.same(pending.map(({ upload }) => upload), fixture().uploads.filter(({ _id }) => ALICEBOB_TREE.uploads.includes(_id)), 'each removed upload, whole, by _id')
+    t.ok(pending.every(({ erasedAt }) => erasedAt instanceof Date && erasedAt.getTime() >= started - 60_000), 'with when it was erased')
+    t.same((await store.pendingBlobs(1, 'up-ab-1')).map(({ upload }) => upload._id), ['up-ab-orphan'], 'a page after an upload id')
+    await store.blobRemoved('up-ab-orphan')
+    await store.blobRemoved('no-such-upload')
+    t.same((await store.pendingBlobs(10)).map(({ upload }) => upload._id), ['up-ab-1', 'up-d11-1'], 'a removed blob is forgotten')
   })
 
   on('an import error other than a missing room is passed on as it is', async (t, { fresh }) => {

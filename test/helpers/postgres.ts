@@ -88,10 +88,12 @@ export function poolOver (db: PGlite): { pool: pg.Pool, double: PoolDouble } {
   const double: PoolDouble = { releases: [], failNextRollback: () => { rollbackFails = true } }
   const pool = {
     on: () => pool,
+    off: () => pool,
     end: async () => {},
-    async query (text: string, params?: unknown[]) {
+    // pg's two forms: (text, values) and a config object (the store's bounded lookups).
+    async query (text: string | { text: string, values?: unknown[] }, params?: unknown[]) {
       const unlock = await acquire()
-      try { return await db.query(text, params) } finally { unlock() }
+      try { return typeof text === 'string' ? await db.query(text, params) : await db.query(text.text, text.values) } finally { unlock() }
     },
     async connect () {
       const unlock = await acquire()
@@ -107,6 +109,11 @@ export function poolOver (db: PGlite): { pool: pg.Pool, double: PoolDouble } {
             const err = new Error('Connection terminated unexpectedly')
             for (const listener of listeners) listener(err)
             throw err
+          }
+          // pg sends a query without values as a simple query (several statements allowed), like exec.
+          if (params === undefined) {
+            const results = await db.exec(text)
+            return results.length === 1 ? results[0] : results
           }
           return await db.query(text, params)
         },

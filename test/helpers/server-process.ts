@@ -8,11 +8,9 @@ import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import imDeletePlugin from '../../index.js'
 import { PostgresStore } from '../../postgres.js'
+import { listenForParent } from './child.js'
 
 const { DATABASE_URL, SCHEMA, REDIS_URL, NAME_SPACE } = process.env as Record<string, string>
-
-// Bounded in time whatever happens: never outlives a test that lost track of it.
-setTimeout(() => { process.exit(2) }, 120_000).unref()
 
 const store = new PostgresStore({ connectionString: DATABASE_URL, schema: SCHEMA })
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
@@ -22,12 +20,4 @@ app.addHook('onClose', async () => {
   await store.close()
   await redis.quit()
 })
-const address = await app.listen({ port: 0, host: '127.0.0.1' })
-process.send?.({ address })
-
-let closing: Promise<void> | undefined
-const shutdown = (): void => {
-  closing ??= app.close().then(() => { if (process.connected) process.disconnect() })
-}
-process.once('SIGTERM', shutdown)
-process.once('disconnect', shutdown)
+await listenForParent(app)

@@ -39,21 +39,75 @@ export type PostgresStoreOptions = (
 ) & {
   /** The PostgreSQL schema holding the tables (created by `migrate()`); default `public`. */
   schema?: string
+  /**
+   * Called with each error `pg` reports on an idle pooled connection (the server ended it: a
+   * restart, a stop, `pg_terminate_backend`). `pg` has already dropped that connection and opens
+   * a new one when one is needed. Default: nothing is logged, and the error is harmless.
+   */
+  onError?: (err: Error) => void
+  /** Milliseconds an erase waits for a lock before it gives up (`lock_timeout`); 0: no bound. Default 3000. */
+  lockTimeout?: number
+  /**
+   * Milliseconds any one statement of an erase may run (`statement_timeout`), and a lookup on
+   * a `pg` pool may take (`pg`'s `query_timeout`: the connection is then closed); 0: no bound.
+   * Default 5000.
+   */
+  statementTimeout?: number
+}
+
+/** What a bounded wait answers: both in milliseconds, 0 for no bound. */
+export interface WaitBounds {
+  lockTimeout: number
+  statementTimeout: number
+}
+
+export const WAIT_BOUNDS: WaitBounds = { lockTimeout: 3000, statementTimeout: 5000 }
+
+/** The options' bounds, checked: whole milliseconds, 0 for none. */
+export function waitBounds (options: Partial<WaitBounds>): WaitBounds {
+  const bounds = { ...WAIT_BOUNDS }
+  for (const key of ['lockTimeout', 'statementTimeout'] as const) {
+    const value = options[key] ?? WAIT_BOUNDS[key]
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new TypeError(`PostgresStore: the option ${key} must be a whole number of milliseconds (0: no bound)`)
+    }
+    bounds[key] = value
+  }
+  return bounds
 }
 
 export interface Driver extends Sql {
-  transaction: <T>(work: (sql: Sql) => Promise<T>) => Promise<T>
+  /** With `bounds`, every statement of the transaction runs under them (`SET LOCAL`). */
+  transaction: <T>(work: (sql: Sql) => Promise<T>, bounds?: WaitBounds) => Promise<T>
+  /** A single read, given up after `statementTimeout` where the driver can do so. */
+  lookup: (text: string, params: unknown[], bounds: WaitBounds) => Promise<{ rows: any[] }>
   close: () => Promise<void>
+}
+
+/** pg's query with a config object (`query_timeout` is read from it; @types/pg does not list it). */
+interface BoundedQuery {
+  query: (config: { text: string, values: unknown[], query_timeout: number }) => Promise<{ rows: any[] }>
 }
 
 // A failed connection is dealt with where it fails (the query rejects, the pool drops it);
 // with no listener its 'error' event would crash the process.
 function ignoreConnectionError (): void {}
 
+/** The statements opening a transaction, the bounds set in the same round trip (integers: safe to inline). */
+function begin (bounds?: WaitBounds): string {
+  return bounds === undefined
+    ? 'BEGIN'
+    : `BEGIN; SET LOCAL lock_timeout = ${bounds.lockTimeout}; SET LOCAL statement_timeout = ${bounds.statementTimeout}`
+}
+
 function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<void>): Driver {
   return {
     query: async (text, params) => await (await connect()).query(text, params),
-    async transaction (work) {
+    // pg's own per-query timer: no extra round trip. It fails the query and the pool closes the
+    // connection, so nothing waits on it any more (the server ends that backend once it notices).
+    lookup: async (text, params, { statementTimeout }) =>
+      await ((await connect()) as unknown as BoundedQuery).query({ text, values: params, query_timeout: statementTimeout }),
+    async transaction (work, bounds) {
       const client = await (await connect()).connect()
       client.on('error', ignoreConnectionError)
       const release = (destroy: boolean): void => {
@@ -61,7 +115,7 @@ function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<vo
         client.release(destroy)
       }
       try {
-        await client.query('BEGIN')
+        await client.query(begin(bounds))
         const result = await work(client)
         await client.query('COMMIT')
         release(false)
@@ -77,11 +131,11 @@ function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<vo
 }
 
 /** A pool of the store's own, opened on first use: `pg` is loaded only by those who ask for it. */
-function ownedPoolDriver (connectionString: string): Driver {
+function ownedPoolDriver (connectionString: string, onError: ErrorListener): Driver {
   let opened: Promise<PgPoolLike> | undefined
   const connect = async (): Promise<PgPoolLike> => await (opened ??= import('pg').then(({ default: pg }) => {
     const pool = new pg.Pool({ connectionString })
-    pool.on('error', ignoreConnectionError)
+    pool.on('error', onError)
     return pool
   }))
   return poolDriver(connect, async () => { if (opened !== undefined) await (await opened).end() })
@@ -90,6 +144,8 @@ function ownedPoolDriver (connectionString: string): Driver {
 function pgliteDriver (db: PGliteLike): Driver {
   return {
     query: async (text, params) => await db.query(text, params),
+    // One connection, in this process: no other session can hold a lock against it, so no bounds.
+    lookup: async (text, params) => await db.query(text, params),
     transaction: async (work) => await db.transaction(async (tx) => await work(tx)),
     close: async () => {}
   }
@@ -100,12 +156,19 @@ export function driverFor (options: PostgresStoreOptions): Driver {
   if (given.length !== 1) {
     throw new TypeError(`PostgresStore: give exactly one of the options connectionString, pool or pglite (got ${given.length === 0 ? 'none' : given.join(', ')})`)
   }
+  const { onError } = options
+  if (onError !== undefined && typeof onError !== 'function') throw new TypeError('PostgresStore: the option onError must be a function')
+  // A listener of this store's own, so close() removes exactly it.
+  const listener: ErrorListener = (err) => { onError?.(err) }
   if ('pglite' in options) return pgliteDriver(options.pglite)
   if ('pool' in options) {
+    // pg emits 'error' on the pool when an idle connection dies; with no listener that crashes
+    // the process, and whether the host listens is not the store's to assume.
     const { pool } = options
-    return poolDriver(async () => pool, async () => {})
+    pool.on('error', listener)
+    return poolDriver(async () => pool, async () => { pool.off('error', listener) })
   }
-  return ownedPoolDriver(options.connectionString)
+  return ownedPoolDriver(options.connectionString, listener)
 }
 
 /** An identifier quoted for SQL, as PostgreSQL reads it: inner double quotes doubled. */

@@ -39,6 +39,11 @@ export const MIGRATIONS: ReadonlyArray<(table: (name: string) => string) => stri
   (table) => [
     ...ROOM_KEYS.map(({ table: name, column }) =>
       `ALTER TABLE ${table(name)} ADD CONSTRAINT ${name}_${column}_fkey FOREIGN KEY (${column}) REFERENCES ${table('rooms')} (_id) NOT VALID`)
+  ],
+  // 4: the file blobs still to remove, written by the erase that removed their uploads, in its own
+  // transaction: a process dying after the commit leaves them here, not forgotten (blobs.ts).
+  (table) => [
+    `CREATE TABLE ${table('pending_blobs')} (upload_id text PRIMARY KEY, doc jsonb NOT NULL, erased_at timestamptz NOT NULL DEFAULT now())`
   ]
 ]
 

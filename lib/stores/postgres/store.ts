@@ -1,6 +1,7 @@
-import { directRoomKey, type EraseOptions, type ImDeleteStore } from '../../store.js'
+import { directRoomKey, type EraseOptions, type ImDeleteStore, type PendingBlob } from '../../store.js'
+import { blobRemoved, deleteUploadsRecordingBlobs, pendingBlobs, recordsBlobs } from './blobs.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
-import { driverFor, quoteIdentifier, type Driver, type PostgresStoreOptions, type Sql } from './driver.js'
+import { driverFor, quoteIdentifier, waitBounds, type Driver, type PostgresStoreOptions, type Sql, type WaitBounds } from './driver.js'
 import { MIGRATIONS, ROOM_KEYS, SCHEMA_VERSION } from './migrations.js'
 
 export interface MigrateOptions {
@@ -13,7 +14,7 @@ export interface ExplainOptions {
   analyze?: boolean
 }
 
-type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom'>
+type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom' | 'pendingBlobs' | 'blobRemoved'>
 
 /** Each dumped collection's table, and the columns import writes to it (`jsonb_to_recordset` types). */
 const COLLECTIONS: Record<keyof Dump, { table: string, columns: Record<string, string> }> = {
@@ -76,13 +77,17 @@ function orphanRefused (err: unknown): Error | null {
  */
 export class PostgresStore implements ImDeleteStore {
   readonly #driver: Driver
+  readonly #bounds: WaitBounds
   readonly #schema: string
   readonly #table: (name: string) => string
+  /** Known once true: the schema has the pending blob removals (never goes back). */
+  #recordsBlobs = false
   readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [string, unknown[]] }
 
   constructor (options: PostgresStoreOptions) {
     const { schema = 'public' } = options
     if (typeof schema !== 'string' || schema === '') throw new TypeError('PostgresStore: the option schema must be a non-empty string')
+    this.#bounds = waitBounds(options)
     this.#driver = driverFor(options)
     this.#schema = schema
     const quoted = quoteIdentifier(schema)
@@ -216,8 +221,9 @@ export class PostgresStore implements ImDeleteStore {
     return await this.#find(this.#lookups.findSubscription(roomId, userId))
   }
 
-  async eraseRoom (roomId: string, { documents = true }: EraseOptions = {}): Promise<EraseResult | null> {
+  async eraseRoom (roomId: string, { documents = true, recordBlobs = false }: EraseOptions = {}): Promise<EraseResult | null> {
     const table = this.#table
+    const recording = recordBlobs && await this.#hasPendingBlobs()
     return await this.#driver.transaction(async (sql) => {
       // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
       // A concurrent erase of the same room waits on the room's lock, then walks nothing: null.
@@ -252,7 +258,10 @@ export class PostgresStore implements ImDeleteStore {
           [roomIds])
         return { docs: rows.map((row) => decode(row.doc)), count: rows.length }
       }
-      const uploads = await removed('uploads', 'rid', '_id')
+      // Blobs to remove after the commit are recorded with it, so a crash cannot lose them.
+      const uploads = recording
+        ? await sql.query(deleteUploadsRecordingBlobs(table), [roomIds]).then(({ rows }) => ({ docs: rows.map((row) => decode(row.doc)), count: rows.length }))
+        : await removed('uploads', 'rid', '_id')
       const messages = await count('messages', 'rid')
       const subscriptions = await removed('subscriptions', 'rid', '_id')
       const readReceipts = await count('read_receipts', 'rid')
@@ -263,11 +272,25 @@ export class PostgresStore implements ImDeleteStore {
         subscriptions: subscriptions.docs,
         removed: { messages, subscriptions: subscriptions.count, uploads: uploads.count, readReceipts, discussions: roomIds.length - 1 }
       }
-    })
+    }, this.#bounds)
+  }
+
+  /** The blob removals erases recorded and nobody has finished yet (see `ImDeleteStore.pendingBlobs`). */
+  async pendingBlobs (limit: number, after = ''): Promise<PendingBlob[]> {
+    return await this.#hasPendingBlobs() ? await pendingBlobs(this.#driver, this.#table, decode, limit, after) : []
+  }
+
+  async #hasPendingBlobs (): Promise<boolean> {
+    this.#recordsBlobs ||= await recordsBlobs(this.#driver, this.#table)
+    return this.#recordsBlobs
+  }
+
+  async blobRemoved (uploadId: string): Promise<void> {
+    await blobRemoved(this.#driver, this.#table, uploadId)
   }
 
   async #find ([text, params]: [string, unknown[]]): Promise<any> {
-    const { rows } = await this.#driver.query(text, params)
+    const { rows } = await this.#driver.lookup(text, params, this.#bounds)
     return rows.length === 0 ? null : decode(rows[0].doc)
   }
 

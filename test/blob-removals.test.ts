@@ -1,0 +1,52 @@
+// Blob removals on a store that records them (PostgreSQL), in one process: a blob storage that
+// fails and comes back is retried by the sweeps until each blob is removed; a blob failing past
+// the retry period is given up, logged at error level, and forgotten.
+import t, { type Test } from 'tap'
+import { BODIES, IM_DELETE, build, captureLogs } from './helpers/app.js'
+import { within } from './helpers/child.js'
+import { ALICEBOB_TREE, authHeaders, fixture } from './helpers/fixture.js'
+import { pglite, server } from './helpers/postgres.js'
+
+t.setTimeout(120_000)
+const backend = await server(t) ?? await pglite(t)
+
+/** The plugin on a fresh schema holding the fixture, with `remove` as the file store's; erases alicebob. */
+async function erasedWith (t: Test, remove: (id: string) => void): Promise<{ pending: () => Promise<string[]>, schema: string, lines: Array<Record<string, any>> }> {
+  const { store, schema, teardown } = await backend.fresh()
+  t.teardown(teardown)
+  await store.import(fixture())
+  const { logger, lines } = captureLogs()
+  const { app } = await build({ store, fastify: { logger }, fileStore: { remove: (upload) => { remove(upload._id) } } })
+  t.teardown(async () => { await app.close() })
+  const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('admin'), payload: { roomId: 'alicebob' } })
+  t.equal(res.body, BODIES.success, 'the erase stands, whatever the blob storage does')
+  const pending = async (): Promise<string[]> => (await store.pendingBlobs(100)).map(({ upload }) => upload._id)
+  return { pending, schema, lines }
+}
+
+const until = async (done: () => Promise<boolean>): Promise<void> => { while (!await done()) await new Promise((resolve) => setTimeout(resolve, 20)) }
+
+t.test('a blob storage that fails, then answers: the sweeps remove every blob', async (t) => {
+  const state = { up: false }
+  const removed: string[] = []
+  const { pending, lines } = await erasedWith(t, (id) => {
+    if (!state.up) throw new Error('blob storage down')
+    removed.push(id)
+  })
+  t.same(await pending(), ALICEBOB_TREE.uploads, 'the failed removals are pending')
+  await within(30_000, 'a failing sweep', until(async () => lines.some(({ msg }) => msg === 'im.delete: pending blob removals failed; retried later')))
+  state.up = true
+  await within(60_000, 'the blobs removed', until(async () => (await pending()).length === 0))
+  t.same(removed.sort(), ALICEBOB_TREE.uploads, 'each blob removed once the storage answers')
+  t.match(lines.filter(({ level }) => level >= 50).map(({ msg }) => msg), Array(3).fill('im.delete: fileStore.remove failed after the erase'),
+    'the failures right after the erase were logged, one per blob')
+})
+
+t.test('a blob still failing after the retry period is given up, logged and forgotten', async (t) => {
+  const { pending, schema, lines } = await erasedWith(t, () => { throw new Error('blob storage down for good') })
+  await backend.query(`UPDATE ${schema}.pending_blobs SET erased_at = now() - interval '25 hours'`)
+  await within(60_000, 'given up', until(async () => (await pending()).length === 0))
+  const given = lines.filter(({ msg }) => msg === "im.delete: blob removal given up; remove this upload's blob by hand")
+  t.same(given.map(({ level, uploadId }) => ({ level, uploadId })).sort((a, b) => a.uploadId < b.uploadId ? -1 : 1),
+    ALICEBOB_TREE.uploads.map((uploadId) => ({ level: 50, uploadId })), 'each named at error level, with its upload')
+})
