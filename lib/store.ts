@@ -24,8 +24,9 @@ export interface PendingBlob {
 }
 
 /**
- * What the Delete DM use case needs from storage. Implement it to plug in your database;
- * run the conformance suite (`fastify-im-delete/test-kit`) against your implementation.
+ * What the Delete DM use case needs from storage. Implement it to plug in your database (your
+ * own schema and ids will do: docs/store-contract.md says what the plugin reads from each
+ * result); run the conformance kit (`fastify-im-delete/test-kit`) against your implementation.
  */
 export interface ImDeleteStore {
   /**
@@ -39,14 +40,21 @@ export interface ImDeleteStore {
    * case-sensitive); deactivated users included. How Rocket.Chat resolves both body fields.
    */
   findUser (idOrUsername: string): Promise<User | null>
+  /** The room with this id, whatever its type. The plugin reads `_id`, `t` and `federated`. */
   findRoomById (roomId: string): Promise<Room | null>
-  /** The room of type `d` whose member ids are exactly this set (one id: a self-DM). */
+  /**
+   * The room of type `d` whose member ids are exactly this set (one id: a self-DM); not one
+   * with more members, nor a room of another type with these. Given sorted and de-duplicated.
+   */
   findDirectRoom (uids: readonly string[]): Promise<Room | null>
+  /** The user's membership of the room; the plugin reads that it exists, and its `roles`. */
   findSubscription (roomId: string, userId: string): Promise<Subscription | null>
   /**
    * Removes, all or nothing, the room, its discussions (recursively) and everything that
-   * belongs to them: uploads, messages (thread replies too), subscriptions, read receipts.
-   * Resolves to null when the room no longer exists (a concurrent erase won).
+   * belongs to them: uploads (those no message points to too), messages (thread replies too),
+   * subscriptions, read receipts. Resolves to null when the room no longer exists (a concurrent
+   * erase won), and only then: of concurrent erases of one room exactly one gets a result. A
+   * message written into the room meanwhile fails or is erased with it.
    */
   eraseRoom (roomId: string, options?: EraseOptions): Promise<EraseResult | null>
   /**

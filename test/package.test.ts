@@ -108,7 +108,7 @@ t.test('installed into an empty project', async (t) => {
   t.test('the README as printed', async (t) => {
     const readme = await readFile(join(root, 'README.md'), 'utf8')
     const blocks = [...readme.matchAll(/^```([\w-]*)\n([^]*?)^```$/gm)].map(([, lang, code]) => ({ lang, code }))
-    t.same([...new Set(blocks.map((b) => b.lang))].filter((lang) => !['ts', 'js', 'sh', 'text', 'ts-fragment'].includes(lang)), [], 'fences: ts (complete modules), js, sh, and text or ts-fragment for the rest')
+    t.same([...new Set(blocks.map((b) => b.lang))].filter((lang) => !['ts', 'js', 'sh', 'sql', 'text', 'ts-fragment'].includes(lang)), [], 'fences: ts (complete modules), js, sh, sql, and text or ts-fragment for the rest')
     const ts = blocks.filter((b) => b.lang === 'ts')
     t.ok(ts.length >= 5, `${ts.length} ts blocks`)
 

@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap'
 import type { Dataset } from '../index.js'
 import { PostgresStore } from '../postgres.js'
-import { orphans } from '../lib/test-kit.js'
+import { orphans } from '../lib/test-kit/index.js'
 import { BODIES, DM_DELETE, IM_DELETE, expectedAfter } from './helpers/app.js'
 import { ALICEBOB_TREE, fixture } from './helpers/fixture.js'
 import { post } from './helpers/http.js'

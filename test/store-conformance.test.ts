@@ -1,10 +1,16 @@
 import t from 'tap'
-import { MemoryStore } from '../index.js'
-import { storeConformance } from '../lib/test-kit.js'
+import { storeConformance } from '../lib/test-kit/index.js'
 import { backends } from './helpers/postgres.js'
+import { FaultyMemoryStore, documentTarget, postgresTarget } from './helpers/kit-targets.js'
 
-await storeConformance(t, { name: 'MemoryStore', create: async () => ({ store: new MemoryStore() }) })
+// Our stores pass both levels: the behaviour the plugin reads, and the full document round trip.
+const memory = await storeConformance(t, {
+  name: 'MemoryStore',
+  create: async () => documentTarget(new FaultyMemoryStore()),
+  supports: { documents: true }
+})
+t.same(memory.notApplicable, [], 'MemoryStore: every case applies')
 
 for (const backend of await backends(t)) {
-  await storeConformance(t, { name: `PostgresStore on ${backend.name}`, create: async () => await backend.fresh() })
+  await storeConformance(t, { name: `PostgresStore on ${backend.name}`, create: async () => await postgresTarget(backend), supports: { documents: true } })
 }

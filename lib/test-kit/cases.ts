@@ -1,0 +1,341 @@
+import { hashLoginToken } from '../auth.js'
+import type { ImDeleteStore } from '../store.js'
+import type { Dataset, EraseResult, Room, Subscription, User } from '../types.js'
+import { show, type Check } from './check.js'
+import type { KitKind, KitTarget } from './types.js'
+import { KIT_TOKENS, KIT_TREE } from './world.js'
+
+/** The behaviour cases' titles: what a failure is reported under. */
+export const CASES = {
+  loginToken: 'findUserByLoginToken: a held token finds its user; any other token, an unknown user or a deactivated one finds none',
+  user: 'findUser: by _id first, else by exact username',
+  room: 'findRoomById: rooms of every type, by id',
+  livechat: 'findRoomById: a livechat room',
+  directRoom: 'findDirectRoom: the room of type d with exactly this member set',
+  subscription: 'findSubscription: by room and user, with its roles',
+  eraseTree: 'eraseRoom: a DM, its discussions (nested), their messages (thread replies too), uploads (those no message points to too), subscriptions and read receipts, and nothing else',
+  eraseCounts: 'eraseRoom with { documents: false }: the same rows go, and the counts say so',
+  eraseSmall: 'eraseRoom: a DM without messages, and a self-DM',
+  eraseDiscussion: 'eraseRoom: a discussion alone; its parent stays',
+  eraseGone: 'eraseRoom: null for a room that is not there or already erased, and nothing changes',
+  atomic: 'eraseRoom is all or nothing: an erase failing after any of its writes changes nothing',
+  raceErases: 'eraseRoom: of many concurrent erases of one DM, exactly one erases it and the others resolve to null',
+  raceWrite: 'eraseRoom racing a message written into the room: the erase succeeds, and no message outlives its room'
+} as const
+
+export type RowKind = Exclude<KitKind, 'user'>
+export const ROW_KINDS: RowKind[] = ['room', 'subscription', 'message', 'upload', 'readReceipt']
+export type Rows = Record<RowKind, string[]>
+
+const TREE_KIND: Record<RowKind, keyof typeof KIT_TREE> = {
+  room: 'rooms', subscription: 'subscriptions', message: 'messages', upload: 'uploads', readReceipt: 'readReceipts'
+}
+
+/** One case's target with the world loaded, seen through the store author's ids. */
+export interface Opened {
+  target: KitTarget
+  store: ImDeleteStore
+  world: Required<Dataset>
+  /** The store's id for a kit id. */
+  id: (kind: KitKind, kitId: string) => string
+  /** The store's ids of every row of each kind, sorted. */
+  rows: () => Promise<Rows>
+  /** A store id as a failure message shows it: with the kit's id when they differ. */
+  named: (kind: KitKind, id: string) => string
+}
+
+export type Open = () => Promise<Opened>
+
+const sorted = (values: readonly string[]): string[] => [...new Set(values)].sort()
+
+function userView (user: User | null): unknown {
+  return user === null ? null : { _id: user._id, username: user.username, roles: sorted(user.roles ?? []), active: user.active !== false }
+}
+
+function roomView (room: Room | null): unknown {
+  if (room === null) return null
+  return { _id: room._id, t: room.t, federated: room.federated === true, ...room.t === 'd' ? { uids: sorted(room.uids ?? []) } : {} }
+}
+
+function subscriptionView (sub: Subscription | null): unknown {
+  return sub === null ? null : { rid: sub.rid, u: sub.u?._id, roles: sorted(sub.roles ?? []) }
+}
+
+/** Compares rows by id, saying which are left behind and which went though they should stay. */
+function sameRows (check: Check, opened: Opened, found: Rows, wanted: Rows, message: string): boolean {
+  const problems: string[] = []
+  for (const kind of ROW_KINDS) {
+    const stay = new Set(wanted[kind])
+    const left = found[kind].filter((id) => !stay.has(id))
+    const gone = wanted[kind].filter((id) => !found[kind].includes(id))
+    if (left.length > 0) problems.push(`${kind} rows that should be gone are still there: ${left.map((id) => opened.named(kind, id)).join(', ')}`)
+    if (gone.length > 0) problems.push(`${kind} rows that should stay are gone: ${gone.map((id) => opened.named(kind, id)).join(', ')}`)
+  }
+  check.ok(problems.length === 0, problems.length === 0 ? message : `${message}: ${problems.join('; ')}`)
+  return problems.length === 0
+}
+
+function minusTree (opened: Opened, before: Rows, tree: Tree): Rows {
+  return Object.fromEntries(ROW_KINDS.map((kind) => {
+    const gone = new Set(tree[TREE_KIND[kind]].map((kitId) => opened.id(kind, kitId)))
+    return [kind, before[kind].filter((id) => !gone.has(id))]
+  })) as Rows
+}
+
+function find<T extends { _id: string }> (docs: readonly T[], kitId: string): T {
+  return docs.find((doc) => doc._id === kitId) as T
+}
+
+/** What the plugin reads from a world user, in the store's ids. */
+function wantedUser (opened: Opened, kitId: string): unknown {
+  const user = find(opened.world.users, kitId)
+  return userView({ ...user, _id: opened.id('user', kitId) })
+}
+
+function wantedRoom (opened: Opened, kitId: string): unknown {
+  const room = find(opened.world.rooms, kitId)
+  return roomView({ ...room, _id: opened.id('room', kitId), uids: room.uids?.map((uid) => opened.id('user', uid)) })
+}
+
+type Tree = { [K in keyof typeof KIT_TREE]: string[] }
+
+/** An erase's result against the kit ids of what it should have removed; `root` comes first. */
+function checkResult (check: Check, opened: Opened, result: EraseResult | null, tree: Tree, documents: boolean): void {
+  if (!check.ok(result !== null, 'the erase resolves to a result, not null (the room was there)')) return
+  const { world, id } = opened
+  const r = result as EraseResult
+  check.same(r.removed, counts(tree), 'removed: the counts of what went')
+  if (!documents) return
+  const roomIds = tree.rooms.map((kitId) => id('room', kitId))
+  check.same(r.rooms[0]?._id, roomIds[0], 'rooms: the erased room comes first')
+  const byId = (a: { _id: string }, b: { _id: string }): number => Number(a._id > b._id) - Number(a._id < b._id)
+  check.same(r.rooms.map((room) => ({ _id: room._id, t: room.t })).sort(byId),
+    tree.rooms.map((k) => ({ _id: id('room', k), t: find(world.rooms, k).t })).sort(byId), 'rooms: the ids and types of the rooms removed')
+  check.same(sorted(r.uploads.map((upload) => upload._id)), sorted(tree.uploads.map((k) => id('upload', k))), 'uploads: the ids of the upload records handed back')
+  check.ok(r.uploads.every((upload) => roomIds.includes(upload.rid)), `uploads: each names one of the rooms removed (rid): ${show(r.uploads.map((upload) => upload.rid))}`)
+  check.same(sorted(r.subscriptions.map((sub) => sub._id)), sorted(tree.subscriptions.map((k) => id('subscription', k))), 'subscriptions: the ids of the subscriptions handed back')
+  check.same(
+    [...r.subscriptions].sort(byId).map((sub) => ({ _id: sub._id, rid: sub.rid, u: sub.u?._id })),
+    tree.subscriptions.map((k) => {
+      const sub = find(world.subscriptions, k)
+      return { _id: id('subscription', k), rid: id('room', sub.rid), u: id('user', sub.u._id) }
+    }).sort(byId),
+    'subscriptions: each with its room (rid) and user (u._id)')
+}
+
+const TREE: Tree = KIT_TREE
+const DISC_TREE: Tree = {
+  rooms: ['disc-1', 'disc-1-1'],
+  messages: ['m-d1-1', 'm-d11-1', 'm-d11-2'],
+  subscriptions: ['s-disc-1-alice', 's-disc-1-1-bob'],
+  uploads: ['up-d11-1'],
+  readReceipts: ['rr-d1-1', 'rr-d11-1']
+}
+const empty = (rooms: string[], subscriptions: string[], messages: string[] = []): Tree => ({ rooms, subscriptions, messages, uploads: [], readReceipts: [] })
+
+/** The most writes the kit arms a fault for before it decides the fault never stops firing. */
+const MAX_WRITES = 64
+/** How many erases of one DM race each other. */
+const RACERS = 8
+
+export interface CaseOptions {
+  raceRounds: number
+}
+
+export type Case = (check: Check, open: Open, options: CaseOptions) => Promise<void>
+
+export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'livechat', run: Case }> = {
+  loginToken: {
+    needs: 'loginTokens',
+    async run (check, open) {
+      const o = await open()
+      const find = async (kitId: string, token: string): Promise<unknown> =>
+        userView(await (o.store.findUserByLoginToken as NonNullable<ImDeleteStore['findUserByLoginToken']>)(o.id('user', kitId), hashLoginToken(token)))
+      check.same(await find('alice', KIT_TOKENS.alice), wantedUser(o, 'alice'), 'the current token')
+      check.same(await find('alice', 'old-alice'), wantedUser(o, 'alice'), 'an older token the user still holds')
+      check.same(await find('alice', KIT_TOKENS.bob), null, "another user's token")
+      check.same(userView(await o.store.findUserByLoginToken?.(o.id('user', 'alice'), KIT_TOKENS.alice) ?? null), null, 'the token itself, not its hash')
+      check.same(userView(await o.store.findUserByLoginToken?.(o.id('user', 'alice'), '') ?? null), null, 'an empty hash')
+      check.same(await find('nobody', KIT_TOKENS.alice), null, 'an unknown user')
+      check.same(await find('dave', KIT_TOKENS.dave), null, 'a deactivated user (active: false), with a token it holds')
+      check.same(await find('u-erin', 'x'), null, 'a user without login tokens')
+      check.same(await find('nameless', KIT_TOKENS.nameless), wantedUser(o, 'nameless'), 'a user without a username')
+    }
+  },
+  user: {
+    async run (check, open) {
+      const o = await open()
+      const find = async (idOrUsername: string): Promise<unknown> => userView(await o.store.findUser(idOrUsername))
+      check.same(await find(o.id('user', 'alice')), wantedUser(o, 'alice'), 'by _id')
+      check.same(await find('bob'), wantedUser(o, 'bob'), 'by username')
+      check.same(await find('erin'), wantedUser(o, 'u-erin'), 'by a username that is not an _id')
+      check.same(await find(o.id('user', 'u-erin')), wantedUser(o, 'u-erin'), "by _id first, though another user's username equals it")
+      check.same(await find(o.id('user', 'nameless')), wantedUser(o, 'nameless'), 'a user without a username, by _id')
+      check.same(await find(o.id('user', 'u-frank')), wantedUser(o, 'u-frank'), 'a user without roles')
+      check.same(await find('dave'), wantedUser(o, 'dave'), 'a deactivated user is found (active: false)')
+      check.same(await find('nobody'), null, 'an unknown username')
+      check.same(await find('Bob'), null, 'case matters')
+      check.same(await find('@bob'), null, 'the caller strips a leading @, not the store')
+    }
+  },
+  room: {
+    async run (check, open) {
+      const o = await open()
+      for (const [kitId, what] of [['alicebob', 'a DM'], ['group-dm', 'a DM of three'], ['self-alice', 'a self-DM'], ['fed-dm', 'a federated DM'],
+        ['general', 'a channel'], ['secret', 'a private group'], ['disc-1', 'a discussion'], ['disc-1-1', 'a nested discussion']]) {
+        check.same(roomView(await o.store.findRoomById(o.id('room', kitId))), wantedRoom(o, kitId), `${what} (${kitId})`)
+      }
+      check.same(await o.store.findRoomById(o.id('room', 'nope')), null, 'an unknown room')
+    }
+  },
+  livechat: {
+    needs: 'livechat',
+    async run (check, open) {
+      const o = await open()
+      check.same(roomView(await o.store.findRoomById(o.id('room', 'livechat'))), wantedRoom(o, 'livechat'), 'a livechat room (type l)')
+    }
+  },
+  directRoom: {
+    async run (check, open) {
+      const o = await open()
+      const find = async (...kitIds: string[]): Promise<unknown> => roomView(await o.store.findDirectRoom(kitIds.map((k) => o.id('user', k))))
+      check.same(await find('alice', 'bob'), wantedRoom(o, 'alicebob'), 'a 1:1 DM')
+      check.same(await find('bob', 'alice'), wantedRoom(o, 'alicebob'), 'in any order')
+      check.same(await find('alice'), wantedRoom(o, 'self-alice'), 'one id: the self-DM')
+      check.same(await find('alice', 'alice'), wantedRoom(o, 'self-alice'), 'a repeated id: the self-DM')
+      check.same(await find('bob'), null, 'no self-DM for this user')
+      check.same(await find('carol', 'bob', 'alice'), wantedRoom(o, 'group-dm'), 'the whole member set of a DM of three')
+      check.same(await find('bob', 'carol'), null, 'two of the three members of a DM of three: no DM')
+      check.same(await find('alice', 'carol'), null, 'the members of a private group (and part of a DM of three): no DM')
+      check.same(await find('admin', 'carol'), wantedRoom(o, 'fed-dm'), 'a federated DM')
+      check.same(await find('alice', 'nobody'), null, 'an unknown member')
+    }
+  },
+  subscription: {
+    async run (check, open) {
+      const o = await open()
+      const lookup = async (room: string, user: string): Promise<unknown> => subscriptionView(await o.store.findSubscription(o.id('room', room), o.id('user', user)))
+      const wanted = (kitId: string): unknown => {
+        const sub = find(o.world.subscriptions, kitId)
+        return subscriptionView({ ...sub, rid: o.id('room', sub.rid), u: { _id: o.id('user', sub.u._id) } })
+      }
+      check.same(await lookup('group-dm', 'carol'), wanted('s-group-dm-carol'), 'a member with a role in the room')
+      check.same(await lookup('alicebob', 'alice'), wanted('s-alicebob-alice'), 'a member without one')
+      check.same(await lookup('alicebob', 'carol'), null, 'not a member')
+      check.same(await lookup('nope', 'alice'), null, 'no such room')
+    }
+  },
+  eraseTree: {
+    async run (check, open) {
+      const o = await open()
+      const before = await o.rows()
+      checkResult(check, o, await o.store.eraseRoom(o.id('room', 'alicebob')), TREE, true)
+      sameRows(check, o, await o.rows(), minusTree(o, before, TREE), 'exactly the DM and its tree are gone')
+      check.same(await o.store.findRoomById(o.id('room', 'disc-1-1')), null, 'the nested discussion is no longer found')
+      check.same(await o.store.findDirectRoom([o.id('user', 'alice'), o.id('user', 'bob')]), null, 'the DM is no longer found by its members')
+      check.same(await o.store.findSubscription(o.id('room', 'alicebob'), o.id('user', 'alice')), null, 'nor its subscriptions')
+    }
+  },
+  eraseCounts: {
+    async run (check, open) {
+      const o = await open()
+      const before = await o.rows()
+      checkResult(check, o, await o.store.eraseRoom(o.id('room', 'alicebob'), { documents: false }), TREE, false)
+      sameRows(check, o, await o.rows(), minusTree(o, before, TREE), 'exactly the DM and its tree are gone')
+    }
+  },
+  eraseSmall: {
+    async run (check, open) {
+      const o = await open()
+      const before = await o.rows()
+      const noMessages = empty(['adminbob'], ['s-adminbob-admin', 's-adminbob-bob'])
+      checkResult(check, o, await o.store.eraseRoom(o.id('room', 'adminbob')), noMessages, true)
+      const self = empty(['self-alice'], ['s-self-alice-alice'], ['m-self-1'])
+      checkResult(check, o, await o.store.eraseRoom(o.id('room', 'self-alice')), self, true)
+      sameRows(check, o, await o.rows(), minusTree(o, minusTree(o, before, noMessages), self), 'exactly those two DMs are gone')
+    }
+  },
+  eraseDiscussion: {
+    async run (check, open) {
+      const o = await open()
+      const before = await o.rows()
+      checkResult(check, o, await o.store.eraseRoom(o.id('room', 'disc-1')), DISC_TREE, true)
+      sameRows(check, o, await o.rows(), minusTree(o, before, DISC_TREE), 'the discussion and its own discussion are gone; the DM and its own content stay')
+    }
+  },
+  eraseGone: {
+    async run (check, open) {
+      const o = await open()
+      const before = await o.rows()
+      check.same(await o.store.eraseRoom(o.id('room', 'nope')), null, 'a room that never existed')
+      sameRows(check, o, await o.rows(), before, 'nothing changed')
+      check.ok(await o.store.eraseRoom(o.id('room', 'self-alice')) !== null, 'a first erase of a self-DM')
+      const after = await o.rows()
+      check.same(await o.store.eraseRoom(o.id('room', 'self-alice')), null, 'erased already')
+      sameRows(check, o, await o.rows(), after, 'nothing more changed')
+    }
+  },
+  atomic: {
+    async run (check, open) {
+      const o = await open()
+      const before = await o.rows()
+      const alicebob = o.id('room', 'alicebob')
+      let intact = true
+      for (let writes = 1; intact; writes++) {
+        if (!check.ok(writes <= MAX_WRITES, `faultFired() says false once the erase makes fewer writes than armed (still true after ${MAX_WRITES})`)) return
+        o.target.failNextErase(writes)
+        const [erased] = await Promise.allSettled([o.store.eraseRoom(alicebob)])
+        if (!o.target.faultFired()) {
+          check.ok(writes > 1, 'the erase makes at least one write the fault can follow')
+          check.ok(erased.status === 'fulfilled' && erased.value !== null, `with fewer writes than ${writes}, the armed erase simply succeeds`)
+          sameRows(check, o, await o.rows(), minusTree(o, before, TREE), `after the fault stopped firing (the erase makes ${writes - 1} writes), the erase removed the tree`)
+          check.comment(`eraseRoom of the DM made ${writes - 1} writes; a fault after each of them changed nothing`)
+          return
+        }
+        const ok = check.ok(erased.status === 'rejected', `a fault after write ${writes}: the erase rejects`) &&
+          sameRows(check, o, await o.rows(), before, `a fault after write ${writes}: no row changed`) &&
+          check.same(roomView(await o.store.findDirectRoom([o.id('user', 'alice'), o.id('user', 'bob')])), wantedRoom(o, 'alicebob'), `a fault after write ${writes}: the DM is still found by its members`) &&
+          check.ok(await o.store.findSubscription(alicebob, o.id('user', 'alice')) !== null, `a fault after write ${writes}: its subscriptions too`)
+        // One failure tells it; what follows a broken rollback tells nothing new.
+        intact = ok
+      }
+    }
+  },
+  raceErases: {
+    async run (check, open, { raceRounds }) {
+      for (let round = 1; round <= raceRounds; round++) {
+        const o = await open()
+        const before = await o.rows()
+        const settled = await Promise.allSettled(Array.from({ length: RACERS }, async () => await o.store.eraseRoom(o.id('room', 'alicebob'))))
+        const rejected = settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason))
+        const done = settled.filter((s) => s.status === 'fulfilled' && s.value !== null).map((s) => (s as PromiseFulfilledResult<EraseResult>).value)
+        const ok = check.same(rejected, [], `round ${round}: no erase rejects`) &&
+          check.same(done.length, 1, `round ${round}: of ${RACERS} concurrent erases, exactly one resolves to a result, the others to null`) &&
+          check.same(done[0]?.removed, counts(TREE), `round ${round}: the one erase removed the whole tree`) &&
+          sameRows(check, o, await o.rows(), minusTree(o, before, TREE), `round ${round}: the tree is gone, nothing else`)
+        if (!ok) return
+      }
+    }
+  },
+  raceWrite: {
+    async run (check, open, { raceRounds }) {
+      for (let round = 1; round <= raceRounds; round++) {
+        const o = await open()
+        const before = await o.rows()
+        const late = { _id: 'm-late', rid: 'alicebob', u: { _id: 'alice' } }
+        // Either side first, alternately: which one wins a race should not matter.
+        const write = async (): Promise<void> => { if (round % 2 === 0) await new Promise(setImmediate); await o.target.writeMessage(late) }
+        const [written, erased] = await Promise.allSettled([write(), o.store.eraseRoom(o.id('room', 'alicebob'))])
+        const result = erased.status === 'fulfilled' ? erased.value : null
+        const ok = check.ok(result !== null, `round ${round}: the erase succeeds${erased.status === 'rejected' ? `, but it rejected: ${String(erased.reason)}` : ''}`) &&
+          sameRows(check, o, await o.rows(), minusTree(o, before, TREE), `round ${round}: the tree is gone, and the racing message (written: ${written.status}) with it or never stored`) &&
+          check.same(result?.removed.messages, TREE.messages.length + Number(written.status === 'fulfilled'), `round ${round}: the messages counted agree (the write ${written.status})`)
+        if (!ok) return
+      }
+    }
+  }
+}
+
+function counts (tree: Tree): EraseResult['removed'] {
+  return { messages: tree.messages.length, subscriptions: tree.subscriptions.length, uploads: tree.uploads.length, readReceipts: tree.readReceipts.length, discussions: tree.rooms.length - 1 }
+}

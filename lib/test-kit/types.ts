@@ -1,0 +1,85 @@
+import type { ImDeleteStore } from '../store.js'
+import type { Dataset } from '../types.js'
+
+/** Kinds of rows the kit asks about. */
+export type KitKind = 'user' | 'room' | 'subscription' | 'message' | 'upload' | 'readReceipt'
+
+/** One case's store over its own, new, empty storage (a fresh schema / database / map). */
+export interface KitTarget<S extends ImDeleteStore = ImDeleteStore> {
+  store: S
+  /**
+   * Loads the kit's world (Rocket.Chat-shaped documents with the kit's ids) into YOUR tables,
+   * with your own loader. Rooms of a type `supports.roomTypes` leaves out come without them.
+   */
+  load (world: Dataset): Promise<void>
+  /** Your id for a kit id (default: the same id). Stable within the case; asked for ids not in the world too. */
+  idOf? (kind: KitKind, kitId: string): string
+  /** The ids (yours) of every row of that kind now stored: the kit's view of "what changed". */
+  ids (kind: Exclude<KitKind, 'user'>): Promise<string[]>
+  /**
+   * Arms a fault for the NEXT eraseRoom only: it must reject right after its `afterWrites`-th write
+   * (1-based: a DELETE statement on SQL, one collection step on a document store) has been applied,
+   * with a plain Error. The kit calls it with 1, 2, 3, … until `faultFired()` says false.
+   */
+  failNextErase (afterWrites: number): void
+  /** After an armed erase settled: did the fault fire? (false when the erase had fewer writes). Disarms. */
+  faultFired (): boolean
+  /** Writes one message (kit ids: its id, its room, its author) through your own storage, as your chat server would. Used to race an erase. */
+  writeMessage (message: { _id: string, rid: string, u: { _id: string } }): Promise<void>
+  teardown? (): Promise<void>
+}
+
+export interface KitSupports {
+  /** Room types the schema models; default ['d', 'c', 'p', 'l']. A store without livechat says ['d', 'c', 'p']. */
+  roomTypes?: string[]
+  /** true when the store has import()/dump() with full document round trip: runs the full-fidelity level too. */
+  documents?: boolean
+  /** true when the store implements findUserByLoginToken (default: whether the method exists). */
+  loginTokens?: boolean
+}
+
+export interface KitOptions<S extends ImDeleteStore = ImDeleteStore> {
+  name: string
+  create: () => Promise<KitTarget<S>>
+  /** What the store models (abstract-level's manifest): cases that need more are reported as not applicable, by name — never silently skipped. */
+  supports?: KitSupports
+  /**
+   * How many times each race case runs, each time on a fresh target (default 3). A race a store
+   * loses only sometimes is caught more surely by more rounds; on one connection (PGlite) there is no race.
+   */
+  raceRounds?: number
+  /** Run only the cases whose titles are listed (while working on one); default all. */
+  only?: readonly string[]
+}
+
+/** What `storeConformance` resolves to. */
+export interface KitReport {
+  /** The titles of the cases run. */
+  ran: string[]
+  /** The titles of the cases not applicable to this store, each with why. */
+  notApplicable: Array<{ title: string, reason: string }>
+}
+
+/**
+ * The part of tap's `t` the kit uses: the store's cases become one subtest, each case a subtest
+ * of it. A collecting adapter of your own can have this shape too.
+ */
+export interface TapLike {
+  test (name: string, fn: (t: TapLike) => Promise<void>): unknown
+  /** `extra` carries `found` and `wanted` when they differ (tap shows them as a diff). */
+  ok (value: boolean, ...rest: [message: string] | [message: string, extra: { found: unknown, wanted: unknown }]): unknown
+  comment? (message: string): unknown
+}
+
+type NodeTestFn = (name: string, options: { skip?: string }, fn: (context: NodeTestContextLike) => Promise<void>) => unknown
+
+/** The part of `node:test`'s `TestContext` the kit uses. */
+export interface NodeTestContextLike {
+  test: NodeTestFn
+  diagnostic (message: string): void
+}
+
+/** `node:test`'s `test` function, or a `TestContext` (its `t.test` runs subtests). */
+export type NodeTestLike = NodeTestFn | NodeTestContextLike
+
+export type KitRunner = TapLike | NodeTestLike

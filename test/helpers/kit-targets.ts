@@ -1,0 +1,149 @@
+// The kit's targets for this repository's stores: MemoryStore, and PostgresStore on any backend,
+// each with the fault the kit arms (after the k-th write of the next erase) and a message writer.
+import { MemoryStore } from '../../index.js'
+import type { EraseCollection, UndoLog } from '../../lib/stores/memory.js'
+import type { PgClientLike, PgPoolLike, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
+import type { KitKind, KitTarget } from '../../lib/test-kit/index.js'
+import type { Dataset, Dump, Room } from '../../index.js'
+import { PostgresStore } from '../../postgres.js'
+import type { Backend } from './postgres.js'
+
+/** A fault for the next erase: counts its writes and throws a plain Error after the armed one. */
+export class Fault {
+  #armed: number | null = null
+  #writes = 0
+  #fired = false
+
+  arm (afterWrites: number): void {
+    this.#armed = afterWrites
+    this.#writes = 0
+    this.#fired = false
+  }
+
+  /** Called after each write has been applied. */
+  wrote (): void {
+    if (this.#armed === null) return
+    if (++this.#writes < this.#armed) return
+    this.#armed = null
+    this.#fired = true
+    throw new Error(`fault injected after write ${this.#writes}`)
+  }
+
+  fired (): boolean {
+    const fired = this.#fired
+    this.#armed = null
+    this.#fired = false
+    return fired
+  }
+}
+
+/** MemoryStore whose erase steps (one per collection) can be made to fail: the step's changes are made, then it throws. */
+export class FaultyMemoryStore extends MemoryStore {
+  readonly fault = new Fault()
+
+  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): Array<Room | any> {
+    const removed = super.removeDocuments(collection, roomIds, undo)
+    this.fault.wrote()
+    return removed
+  }
+}
+
+const KINDS: Record<Exclude<KitKind, 'user'>, keyof Dump> = {
+  room: 'rooms', subscription: 'subscriptions', message: 'messages', upload: 'uploads', readReceipt: 'readReceipts'
+}
+
+/** A kit target over a document store: load is import, ids are read from a dump. */
+export function documentTarget<S extends MemoryStore> (store: S & { fault: Fault }): KitTarget<S> {
+  return {
+    store,
+    load: async (world: Dataset) => { await store.import(world) },
+    ids: async (kind) => (await store.dump())[KINDS[kind]].map((doc) => doc._id),
+    failNextErase: (afterWrites) => { store.fault.arm(afterWrites) },
+    faultFired: () => store.fault.fired(),
+    // As a chat server over MemoryStore writes: an import, which refuses a message whose room is gone.
+    writeMessage: async (message) => { await store.import({ messages: [{ ...message, msg: 'a message sent while the room is erased' }] }) }
+  }
+}
+
+const isDelete = (text: string): boolean => /^\s*(WITH\s+gone\s+AS\s+\(\s*)?DELETE\b/i.test(text)
+
+/** SQL that tells the fault of every DELETE it ran. */
+function faulty<T extends Sql> (sql: T, fault: Fault): Sql {
+  return {
+    async query (text, params) {
+      const result = await sql.query(text, params)
+      if (isDelete(text)) fault.wrote()
+      return result
+    }
+  }
+}
+
+/** Store options on a backend whose DELETE statements, in and out of transactions, feed the fault. */
+export function faultyOptions (backend: Backend, fault: Fault): { pool: PgPoolLike } | { pglite: PGliteLike } {
+  if ('pglite' in backend.options) {
+    const db = backend.options.pglite
+    return {
+      pglite: {
+        query: faulty(db, fault).query,
+        transaction: async (work) => await db.transaction(async (tx) => await work(faulty(tx, fault)))
+      }
+    }
+  }
+  const pool = backend.options.pool as unknown as PgPoolLike
+  return {
+    pool: {
+      query: faulty(pool, fault).query,
+      async connect () {
+        const client = await pool.connect()
+        const wrapped: PgClientLike = {
+          query: faulty(client, fault).query,
+          release: (destroy) => { client.release(destroy) },
+          on: (event, listener) => client.on(event, listener),
+          off: (event, listener) => client.off(event, listener)
+        }
+        return wrapped
+      },
+      on: (event, listener) => pool.on(event, listener),
+      off: (event, listener) => pool.off(event, listener),
+      end: async () => {}
+    }
+  }
+}
+
+let schemas = 0
+
+const TABLES: Record<Exclude<KitKind, 'user'>, string> = {
+  room: 'rooms', subscription: 'subscriptions', message: 'messages', upload: 'uploads', readReceipt: 'read_receipts'
+}
+
+/** A kit target: a store made by `make` over a new schema of the backend (dropped at teardown). */
+export async function sqlTarget<S extends PostgresStore> (
+  backend: Backend,
+  make: (options: { pool: PgPoolLike } | { pglite: PGliteLike }, schema: string) => S,
+  { migrateTo }: { migrateTo?: number } = {}
+): Promise<KitTarget<S>> {
+  const fault = new Fault()
+  const schema = `im_delete_kit_${process.pid}_${++schemas}`
+  const store = make(faultyOptions(backend, fault), schema)
+  await store.migrate({ to: migrateTo })
+  return {
+    store,
+    load: async (world) => { await store.import(world) },
+    ids: async (kind) => (await backend.query(`SELECT _id FROM ${schema}.${TABLES[kind]}`)).rows.map((row) => row._id),
+    failNextErase: (afterWrites) => { fault.arm(afterWrites) },
+    faultFired: () => fault.fired(),
+    // As a chat server writes: one INSERT of its own, outside the store.
+    async writeMessage (message) {
+      await backend.query(`INSERT INTO ${schema}.messages (_id, rid, doc) VALUES ($1, $2, $3::jsonb)`,
+        [message._id, message.rid, JSON.stringify({ ...message, msg: 'a message sent while the room is erased' })])
+    },
+    teardown: async () => {
+      // close() leaves a pool it was given open, and stops listening to it.
+      await store.close()
+      await backend.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    }
+  }
+}
+
+export const postgresTarget = async (backend: Backend): Promise<KitTarget<PostgresStore>> =>
+  await sqlTarget(backend, (options, schema) => new PostgresStore({ ...options, schema }))

@@ -1,0 +1,152 @@
+// Deliberately broken stores: each breaks one promise of the store contract, so the kit must fail it.
+import type { EraseOptions, EraseResult, Room, User } from '../../index.js'
+import type { PgPoolLike, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
+import { PostgresStore } from '../../postgres.js'
+import { FaultyMemoryStore } from './kit-targets.js'
+import type { EraseCollection, UndoLog } from '../../lib/stores/memory.js'
+
+/** How a SQL erase over PostgresStore's tables is broken; none set: a correct erase (the control). */
+export interface SqlFlaws {
+  /** Each DELETE commits on its own. */
+  perTable?: boolean
+  /** No transaction at all; "already gone" read from the row count of the rooms' DELETE. */
+  noTransaction?: boolean
+  /** The walk takes no row lock (FOR UPDATE): concurrent erases both walk the tree. */
+  noLock?: boolean
+  /** How deep the walk goes below the room: 0 forgets discussions, 1 forgets nested ones. */
+  depth?: number
+  forgetsReplies?: boolean
+  forgetsUploadsWithoutMessage?: boolean
+  forgetsReadReceipts?: boolean
+  /** Resolves to null when the room held no message (reads "gone" from the messages' row count). */
+  goneWhenNoMessages?: boolean
+}
+
+type Options = { pool: PgPoolLike } | { pglite: PGliteLike }
+
+interface Exec extends Sql {
+  transaction: <T>(work: (sql: Sql) => Promise<T>) => Promise<T>
+}
+
+function execFor (options: Options): Exec {
+  if ('pglite' in options) return options.pglite
+  const { pool } = options
+  return {
+    query: async (text, params) => await pool.query(text, params),
+    async transaction (work) {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const result = await work(client)
+        await client.query('COMMIT')
+        return result
+      } catch (err) {
+        await client.query('ROLLBACK')
+        throw err
+      } finally {
+        client.release()
+      }
+    }
+  }
+}
+
+/** PostgresStore's lookups and loader, with an erase of its own written out in plain SQL, flawed as told. */
+export class SqlMutant extends PostgresStore {
+  readonly #exec: Exec
+  readonly #schema: string
+  readonly #flaws: SqlFlaws
+
+  constructor (options: Options, schema: string, flaws: SqlFlaws) {
+    super({ ...options, schema })
+    this.#exec = execFor(options)
+    this.#schema = schema
+    this.#flaws = flaws
+  }
+
+  async eraseRoom (roomId: string, { documents = true }: EraseOptions = {}): Promise<EraseResult | null> {
+    const flaws = this.#flaws
+    const exec = this.#exec
+    if (flaws.noTransaction === true) return await this.#erase(exec, roomId, documents)
+    if (flaws.perTable === true) return await this.#erase({ query: async (text, params) => await exec.transaction(async (sql) => await sql.query(text, params)) }, roomId, documents)
+    return await exec.transaction(async (sql) => await this.#erase(sql, roomId, documents))
+  }
+
+  async #erase (sql: Sql, roomId: string, documents: boolean): Promise<EraseResult | null> {
+    const s = this.#schema
+    const flaws = this.#flaws
+    const { rows: tree } = await sql.query(
+      `WITH RECURSIVE tree (_id, depth) AS (
+         SELECT _id, 0 FROM ${s}.rooms WHERE _id = $1
+         UNION ALL
+         SELECT r._id, tree.depth + 1 FROM ${s}.rooms r JOIN tree ON r.prid = tree._id WHERE tree.depth < $2
+       ) CYCLE _id SET cyclic USING path
+       SELECT r._id FROM tree JOIN ${s}.rooms r ON r._id = tree._id WHERE NOT tree.cyclic
+       ORDER BY tree.depth, r._id ${flaws.noLock === true ? '' : 'FOR UPDATE OF r'}`,
+      [roomId, flaws.depth ?? 1000])
+    if (tree.length === 0) return null
+    const ids = tree.map((row) => row._id as string)
+    const remove = async (table: string, also = ''): Promise<any[]> =>
+      (await sql.query(`DELETE FROM ${s}.${table} WHERE rid = ANY($1::text[]) ${also} RETURNING doc::text AS doc`, [ids])).rows.map((row) => JSON.parse(row.doc))
+    const uploads = await remove('uploads', flaws.forgetsUploadsWithoutMessage === true
+      ? `AND _id IN (SELECT f->>'_id' FROM ${s}.messages m, jsonb_array_elements(m.doc->'files') f WHERE m.rid = ANY($1::text[]))`
+      : '')
+    const messages = await remove('messages', flaws.forgetsReplies === true ? "AND doc->>'tmid' IS NULL" : '')
+    const subscriptions = await remove('subscriptions')
+    const readReceipts = flaws.forgetsReadReceipts === true ? [] : await remove('read_receipts')
+    const { rows } = await sql.query(`DELETE FROM ${s}.rooms WHERE _id = ANY($1::text[]) RETURNING _id, doc::text AS doc`, [ids])
+    if (flaws.noTransaction === true && rows.length === 0) return null
+    if (flaws.goneWhenNoMessages === true && messages.length === 0) return null
+    const rooms = ids.flatMap((id) => rows.filter((row) => row._id === id).map((row) => JSON.parse(row.doc) as Room))
+    return {
+      rooms: documents ? rooms : [],
+      uploads: documents ? uploads : [],
+      subscriptions: documents ? subscriptions : [],
+      removed: { messages: messages.length, subscriptions: subscriptions.length, uploads: uploads.length, readReceipts: readReceipts.length, discussions: rooms.length - 1 }
+    }
+  }
+}
+
+/** MemoryStore whose failed erase keeps what its earlier steps removed: each step as good as committed. */
+export class NoRollbackMemory extends FaultyMemoryStore {
+  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], _undo: UndoLog): Array<Room | any> {
+    return super.removeDocuments(collection, roomIds, [])
+  }
+}
+
+/** MemoryStore that erases only the room it is given, not its discussions. */
+export class ForgetsDiscussionsMemory extends FaultyMemoryStore {
+  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): Array<Room | any> {
+    return super.removeDocuments(collection, roomIds.slice(0, 1), undo)
+  }
+}
+
+/** MemoryStore whose DM lookup takes any DM holding the members asked for (a superset match). */
+export class SupersetDirectMemory extends FaultyMemoryStore {
+  async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
+    const rooms = (await this.dump()).rooms.filter((room) => room.t === 'd' && uids.every((uid) => room.uids?.includes(uid) === true))
+    return rooms[0] ?? null
+  }
+}
+
+/** MemoryStore whose token lookup lets a deactivated user in. */
+export class LetsDeactivatedInMemory extends FaultyMemoryStore {
+  async findUserByLoginToken (userId: string, hashedToken: string): Promise<User | null> {
+    const user = (await this.dump()).users.find((u) => u._id === userId)
+    return user?.services?.resume?.loginTokens?.some((token) => token.hashedToken === hashedToken) === true ? user : null
+  }
+}
+
+/** MemoryStore that answers an erase of a missing room with an empty result instead of null. */
+export class EmptyNotNullMemory extends FaultyMemoryStore {
+  async eraseRoom (roomId: string): Promise<EraseResult | null> {
+    return await super.eraseRoom(roomId) ??
+      { rooms: [], uploads: [], subscriptions: [], removed: { messages: 0, subscriptions: 0, uploads: 0, readReceipts: 0, discussions: 0 } }
+  }
+}
+
+/** MemoryStore that finds a user by username before _id. */
+export class UsernameFirstMemory extends FaultyMemoryStore {
+  async findUser (idOrUsername: string): Promise<User | null> {
+    return (await this.dump()).users.find((user) => user.username === idOrUsername) ?? await super.findUser(idOrUsername)
+  }
+}
