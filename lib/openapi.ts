@@ -5,6 +5,8 @@
  * re-serialize one. Their properties are nevertheless listed in the order the bodies have.
  */
 
+import type { FastifySchema } from 'fastify'
+
 const FAILURE_PROPERTIES = {
   success: { type: 'boolean', enum: [false] },
   error: { type: 'string', description: 'A human-readable message, then the `errorType` in brackets.' },
@@ -152,12 +154,56 @@ const RESPONSES = Object.fromEntries(Object.entries(RESPONSES_WITHOUT_HEADERS).m
 const AUTH_HEADERS = {
   type: 'object',
   properties: {
-    'X-User-Id': { type: 'string', description: 'The `_id` of the authenticated user.', example: 'rbAXPnMktTFbNpwtJ' },
-    'X-Auth-Token': { type: 'string', description: 'A login token of that user.', example: 'RScctEHSmLGZGywfIhWyRpyofhKOiMoUIpimhvheU3f' }
+    'X-User-Id': { type: 'string', description: 'The `_id` of the authenticated user.' },
+    'X-Auth-Token': { type: 'string', description: 'A login token of that user.' }
   },
   required: ['X-User-Id', 'X-Auth-Token']
 }
 
+/** Rocket.Chat's two credential headers as OpenAPI security schemes (apiKey, in a header). */
+export const openapiSecuritySchemes = {
+  'X-User-Id': { type: 'apiKey', in: 'header', name: 'X-User-Id', description: 'The `_id` of the authenticated user.' },
+  'X-Auth-Token': { type: 'apiKey', in: 'header', name: 'X-Auth-Token', description: 'A login token of that user.' }
+} as const
+
+/** The security requirement of both routes: both headers, together. */
+export const openapiSecurity: Array<Record<keyof typeof openapiSecuritySchemes, string[]>> = [{ 'X-User-Id': [], 'X-Auth-Token': [] }]
+
+/**
+ * The form body as a form: Swagger UI draws fields only for an object schema with properties,
+ * which Rocket.Chat's `oneOf` is not. Documentation only; requests are validated by the `oneOf`.
+ */
+const FORM_BODY = {
+  type: 'object',
+  description: 'Exactly one of `roomId` or `username`; a field sent empty counts as given (in Swagger UI, untick "Send empty value" under the one you leave empty).',
+  // Empty examples, or Swagger UI fills each field with the word "string".
+  properties: {
+    roomId: { type: 'string', description: 'The `_id` of the DM.', example: '' },
+    username: { type: 'string', description: 'The other member of the 1:1 DM (a leading `@` is ignored); your own username names your self-DM.', example: '' }
+  }
+}
+
+interface OpenapiDocument { components?: { securitySchemes?: Record<string, unknown> } }
+
+/**
+ * @fastify/swagger's per-route transform (route `config.swaggerTransform`), run while it builds
+ * the document: the body per media type, and the credentials as security schemes, which it
+ * adds to the document unless the host declared schemes of those names itself. Then Swagger UI
+ * has an Authorize button, and @fastify/swagger leaves out the two header parameters. In a
+ * Swagger 2.0 document (no `openapiObject`) the headers stay parameters.
+ */
+export function swaggerTransform ({ schema, url, openapiObject }: { schema: FastifySchema, url: string, openapiObject?: OpenapiDocument }): { schema: FastifySchema, url: string } {
+  if (openapiObject === undefined) return { schema, url }
+  const components = openapiObject.components ??= {}
+  components.securitySchemes = { ...openapiSecuritySchemes, ...components.securitySchemes }
+  const body = {
+    content: {
+      'application/json': { schema: schema.body },
+      'application/x-www-form-urlencoded': { schema: FORM_BODY }
+    }
+  }
+  return { schema: { ...schema, body, security: openapiSecurity } as FastifySchema, url }
+}
 /** The documentation keys of a route's schema; `name` is `im.delete` or its alias `dm.delete`. */
 export function routeDocs (name: string): Record<string, unknown> {
   return {

@@ -1,6 +1,6 @@
 import formbody from '@fastify/formbody'
 import { Ajv2020 } from 'ajv/dist/2020.js'
-import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { errorCodes, type FastifyContextConfig, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Authenticate } from './auth.js'
 import type { DirectMessageEraser } from './erase.js'
 import {
@@ -17,7 +17,7 @@ import {
   UsernameMissingError
 } from './errors.js'
 import { logFailure } from './log.js'
-import { routeDocs } from './openapi.js'
+import { routeDocs, swaggerTransform } from './openapi.js'
 import type { HasPermission } from './permissions.js'
 import type { Limiter } from './rate-limit.js'
 import { ImDeleteBodySchema, type ImDeleteBody } from './schema.js'
@@ -172,8 +172,9 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
       schema: { ...routeDocs(name), body: ImDeleteBodySchema },
       // Rocket.Chat's message: ajv's messages joined by "\n ".
       schemaErrorFormatter: (errors) => new InvalidParamsError(errors.map((e) => e.message).join('\n ')),
-      // A rate limiter the host registered (@fastify/rate-limit) must leave our routes alone.
-      config: { rateLimit: false },
+      // A rate limiter the host registered (@fastify/rate-limit) must leave our routes alone;
+      // @fastify/swagger, when registered, documents them through our transform.
+      config: { rateLimit: false, swaggerTransform } as FastifyContextConfig,
       // Authenticate and limit before the body is read.
       async onRequest (request, reply) {
         // Set first: every answer from here on keeps them, whichever status and whoever sends it.

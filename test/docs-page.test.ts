@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import t from 'tap'
 import type { DemoUser } from '../examples/seed.js'
-import { withoutCoverage } from './helpers/run.js'
+import { childEnv } from './helpers/run.js'
 
 // End to end, as a person would: `npm start`'s demo server, its Swagger UI page in a real
-// browser, "Try it out" with an admin's credentials, and the DM is gone.
+// browser, Authorize already filled in with a demo admin's credentials, Execute on the first
+// try, and the DM is gone. Screenshots of each step stay behind as artifacts.
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 if (!existsSync(CHROMIUM)) {
@@ -18,23 +19,28 @@ if (!existsSync(CHROMIUM)) {
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-/** Where the screenshot goes (gitignored), to look at after a run. */
-const SCREENSHOT = join(root, '.screenshots', 'docs-try-it-out.png')
+/** Where the screenshots go (gitignored), to look at after a run. */
+const SCREENSHOTS = join(root, '.screenshots')
 
 t.setTimeout(180_000)
 
 const work = await mkdtemp(join(tmpdir(), 'im-delete-demo-'))
-t.teardown(() => rm(work, { recursive: true, force: true }))
 const tokensFile = join(work, 'tokens.json')
 
 // PORT=0: the demo listens on a free port and reports which in the tokens file.
 const demo = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], {
   cwd: root,
   // A data directory of its own: a fresh embedded database, seeded on this first start.
-  env: withoutCoverage({ PORT: '0', HOST: '127.0.0.1', DEMO_TOKENS_FILE: tokensFile, DEMO_DATA_DIR: join(work, 'data') }),
+  env: childEnv({ PORT: '0', HOST: '127.0.0.1', DEMO_TOKENS_FILE: tokensFile, DEMO_DATA_DIR: join(work, 'data') }),
   stdio: ['ignore', 'pipe', 'pipe']
 })
-t.teardown(() => { demo.kill() })
+const exited = new Promise<void>((resolve) => { demo.once('exit', () => { resolve() }) })
+t.teardown(async () => {
+  demo.kill()
+  // On SIGTERM the demo closes its embedded database, writing to it: remove it once that is done.
+  await exited
+  await rm(work, { recursive: true, force: true })
+})
 let output = ''
 await new Promise<void>((resolve, reject) => {
   demo.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
@@ -46,8 +52,8 @@ await new Promise<void>((resolve, reject) => {
   demo.on('exit', (code) => reject(new Error(`the demo exited (${code}) before it listened:\n${output}`)))
 })
 const { address, users } = JSON.parse(await readFile(tokensFile, 'utf8')) as { address: string, users: DemoUser[] }
-const [admin, alice] = users
-const roomId = [admin._id, alice._id].sort().join('')
+const [admin, alice, bob] = users
+const dm = (other: DemoUser): string => [admin._id, other._id].sort().join('')
 
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
@@ -56,39 +62,65 @@ const browser = await chromium.launch({
 })
 t.teardown(() => browser.close())
 
-t.test('Swagger UI at /documentation deletes a DM with "Try it out"', async (t) => {
+/** What the server says about `roomId` now: a DM that is gone answers invalid-channel. */
+async function stillThere (roomId: string): Promise<boolean> {
+  const res = await fetch(`${address}/api/v1/im.delete`, {
+    method: 'POST',
+    headers: { 'x-user-id': alice._id, 'x-auth-token': alice.token, 'content-type': 'application/json' },
+    body: JSON.stringify({ roomId })
+  })
+  // alice may not erase; she learns only whether the DM is there.
+  return (await res.text()) !== '{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}'
+}
+
+t.test('Swagger UI at /documentation: Authorize is filled in, Execute erases a DM on the first try', async (t) => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
   const pageErrors: string[] = []
   page.on('pageerror', (err) => pageErrors.push(err.message))
+  await mkdir(SCREENSHOTS, { recursive: true })
 
   await page.goto(`${address}/documentation`)
-  const operation = page.locator('.opblock').filter({ hasText: '/api/v1/im.delete' })
-  await operation.locator('.opblock-summary').click()
-  t.match(await operation.locator('.opblock-description-wrapper').first().innerText(), /delete-d/, 'the description is shown')
+  t.match(await page.locator('.info .description').innerText(), new RegExp(`pre-filled with the demo user ${admin.username}`), 'the page says whose credentials these are')
+  // The page authorizes itself once the document is loaded: the button then shows a closed lock.
+  await page.locator('.auth-wrapper button.authorize.locked').waitFor()
+  await page.getByRole('button', { name: 'Authorize' }).first().click()
+  const dialog = page.locator('.dialog-ux .modal-ux')
+  for (const name of ['X-User-Id', 'X-Auth-Token']) {
+    const scheme = dialog.locator('.auth-container').filter({ hasText: `${name} (apiKey)` })
+    t.match(await scheme.innerText(), /Authorized/, `${name}: an apiKey in a header, already authorized`)
+  }
+  await dialog.screenshot({ path: join(SCREENSHOTS, 'docs-authorize.png') })
+  await dialog.getByRole('button', { name: 'Close' }).first().click()
 
-  await operation.getByRole('button', { name: 'Try it out' }).click()
-  await operation.locator('tr[data-param-name="X-User-Id"] input').fill(admin._id)
-  await operation.locator('tr[data-param-name="X-Auth-Token"] input').fill(admin.token)
-  await operation.locator('textarea.body-param__text').fill(JSON.stringify({ roomId }))
-  await operation.getByRole('button', { name: 'Execute' }).click()
-
-  const live = operation.locator('.live-responses-table')
-  const status = live.locator('.response .response-col_status')
+  // im.delete with the JSON body as the page offers it: the example names a DM that exists.
+  const imDelete = page.locator('.opblock').filter({ hasText: '/api/v1/im.delete' })
+  await imDelete.locator('.opblock-summary').click()
+  t.match(await imDelete.locator('.opblock-description-wrapper').first().innerText(), /delete-d/, 'the description is shown')
+  await imDelete.getByRole('button', { name: 'Try it out' }).click()
+  t.same(JSON.parse(await imDelete.locator('textarea.body-param__text').inputValue()), { roomId: dm(alice) }, 'the example body names a DM of the demo')
+  await imDelete.getByRole('button', { name: 'Execute' }).click()
+  const status = imDelete.locator('.live-responses-table .response .response-col_status')
   await status.waitFor()
-  t.equal((await status.innerText()).trim(), '200', 'status 200')
-  const body = await live.locator('.response-col_description pre').first().innerText()
-  t.same(JSON.parse(body), { success: true }, 'the body Swagger UI shows')
+  t.equal((await status.innerText()).trim(), '200', 'status 200 on the first Execute')
+  t.same(JSON.parse(await imDelete.locator('.live-responses-table .response-col_description pre').first().innerText()), { success: true }, 'the body Swagger UI shows')
+  t.match(await imDelete.locator('.curl-command').innerText(), new RegExp(`X-User-Id: ${admin._id}`), 'the request carried the authorized credentials')
+  await imDelete.screenshot({ path: join(SCREENSHOTS, 'docs-execute.png') })
+  t.equal(await stillThere(dm(alice)), false, 'the page really erased the DM')
 
-  await mkdir(join(root, '.screenshots'), { recursive: true })
-  await operation.screenshot({ path: SCREENSHOT })
+  // dm.delete with a form body, drawn as fields.
+  const dmDelete = page.locator('.opblock').filter({ hasText: '/api/v1/dm.delete' })
+  await dmDelete.locator('.opblock-summary').click()
+  await dmDelete.getByRole('button', { name: 'Try it out' }).click()
+  await dmDelete.locator('.opblock-section-request-body select').selectOption('application/x-www-form-urlencoded')
+  await dmDelete.locator('tr[data-property-name="username"] input[type="text"]').fill(bob.username)
+  // Swagger UI sends an empty field unless told not to; roomId='' with a username is invalid-params.
+  await dmDelete.locator('tr[data-property-name="roomId"] input[type="checkbox"]').uncheck()
+  await dmDelete.getByRole('button', { name: 'Execute' }).click()
+  const formStatus = dmDelete.locator('.live-responses-table .response .response-col_status')
+  await formStatus.waitFor()
+  t.equal((await formStatus.innerText()).trim(), '200', 'the form body: status 200')
+  await dmDelete.screenshot({ path: join(SCREENSHOTS, 'docs-execute-form.png') })
+  t.equal(await stillThere(dm(bob)), false, 'the form erased the DM with bob')
+
   t.same(pageErrors, [], 'no script error on the page')
-
-  // The page really deleted it: the same request now finds no DM.
-  const again = await fetch(`${address}/api/v1/im.delete`, {
-    method: 'POST',
-    headers: { 'x-user-id': admin._id, 'x-auth-token': admin.token, 'content-type': 'application/json' },
-    body: JSON.stringify({ roomId })
-  })
-  t.equal(again.status, 400)
-  t.equal(await again.text(), '{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}')
 })

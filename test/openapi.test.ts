@@ -12,14 +12,15 @@ interface Operation {
   summary: string
   description: string
   tags: string[]
-  parameters: Array<{ in: string, name: string, required: boolean, schema: { type: string } }>
+  parameters?: Array<{ in: string, name: string, required: boolean, schema: { type: string } }>
+  security: unknown
   requestBody: { required: boolean, content: Record<string, { schema: unknown }> }
   responses: Record<string, { description: string, headers?: Record<string, unknown>, content: Record<string, { examples: Record<string, { value: unknown }> }> }>
 }
 
-async function documented (openapi: string): Promise<{ app: FastifyInstance, document: any }> {
+async function documented (openapi: string, components?: object): Promise<{ app: FastifyInstance, document: any }> {
   const app = Fastify()
-  await app.register(swagger, { openapi: { openapi, info: { title: 'chat', version: '1.0.0' } } })
+  await app.register(swagger, { openapi: { openapi, info: { title: 'chat', version: '1.0.0' }, ...(components === undefined ? {} : { components }) } })
   await app.register(imDeletePlugin, { store: new MemoryStore(fixture()) })
   await app.ready()
   return { app, document: app.swagger() }
@@ -44,11 +45,14 @@ t.test('each route is fully described', async (t) => {
     t.match(operation.summary, /^Delete DM/, `${path} summary`)
     t.match(operation.description, /delete-d/, `${path} description names the permission`)
     t.same(operation.tags, ['DM'])
-    const headers = operation.parameters.filter((p) => p.in === 'header').map((p) => [p.name, p.required, p.schema.type])
-    t.same(headers, [['X-User-Id', true, 'string'], ['X-Auth-Token', true, 'string']], `${path} credentials`)
+    // The credentials are security schemes (Swagger UI's Authorize), not parameters typed per route.
+    t.same(operation.security, [{ 'X-User-Id': [], 'X-Auth-Token': [] }], `${path} needs both credentials`)
+    t.equal(operation.parameters, undefined, `${path} has no header parameters`)
     t.equal(operation.requestBody.required, true)
     t.same(Object.keys(operation.requestBody.content), ['application/json', 'application/x-www-form-urlencoded'], 'JSON and form bodies')
     t.match(operation.requestBody.content['application/json'].schema, { oneOf: [{ required: ['roomId'] }, { required: ['username'] }] })
+    // A form is drawn as fields only for an object schema with properties.
+    t.match(operation.requestBody.content['application/x-www-form-urlencoded'].schema, { type: 'object', properties: { roomId: { type: 'string' }, username: { type: 'string' } } })
     t.same(Object.keys(operation.responses), STATUSES, `${path} every status`)
     for (const status of STATUSES) {
       const response = operation.responses[status]
@@ -61,6 +65,40 @@ t.test('each route is fully described', async (t) => {
         `${path} ${status} headers`)
     }
   }
+})
+
+t.test('the document declares the two headers as apiKey security schemes', async (t) => {
+  const { app, document } = await documented('3.0.3')
+  t.teardown(() => app.close())
+  t.same(Object.keys(document.components.securitySchemes), ['X-User-Id', 'X-Auth-Token'])
+  for (const name of ['X-User-Id', 'X-Auth-Token']) {
+    t.match(document.components.securitySchemes[name], { type: 'apiKey', in: 'header', name }, name)
+  }
+})
+
+t.test('schemes the host declared under those names are kept, and the host\'s others too', async (t) => {
+  const own = { type: 'apiKey', in: 'header', name: 'X-User-Id', description: 'ours' }
+  const bearer = { type: 'http', scheme: 'bearer' }
+  const { app, document } = await documented('3.0.3', { securitySchemes: { 'X-User-Id': own, bearer } })
+  t.teardown(() => app.close())
+  t.same(document.components.securitySchemes['X-User-Id'], own)
+  t.same(document.components.securitySchemes.bearer, bearer)
+  t.match(document.components.securitySchemes['X-Auth-Token'], { type: 'apiKey', name: 'X-Auth-Token' })
+  const result = await new Validator().validate(document)
+  t.equal(result.valid, true, 'still a valid document')
+})
+
+t.test('a Swagger 2.0 document keeps the credentials as header parameters', async (t) => {
+  const app = Fastify()
+  await app.register(swagger, { swagger: { info: { title: 'chat', version: '1.0.0' } } })
+  await app.register(imDeletePlugin, { store: new MemoryStore(fixture()) })
+  await app.ready()
+  t.teardown(() => app.close())
+  const document: any = app.swagger()
+  const headers = (document.paths[IM_DELETE].post.parameters as Array<{ in: string, name: string, required: boolean }>)
+    .filter((p) => p.in === 'header').map((p) => [p.name, p.required])
+  t.same(headers, [['X-User-Id', true], ['X-Auth-Token', true]])
+  t.equal(document.paths[IM_DELETE].post.security, undefined)
 })
 
 t.test('every documented example is a body the route really sends, byte for byte', async (t) => {

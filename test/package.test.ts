@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
-import { run, withoutCoverage, type Ran } from './helpers/run.js'
+import { run, childEnv, type Ran } from './helpers/run.js'
 
 // What a user gets from `npm install fastify-im-delete`: the tarball `npm pack` makes (it
 // builds first), installed into an empty project, used from ESM, CommonJS and TypeScript.
@@ -12,7 +14,7 @@ import { run, withoutCoverage, type Ran } from './helpers/run.js'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = (name: string): string => join(root, 'node_modules', '.bin', name)
 const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { main: string, types: string, exports: unknown }
-const env = withoutCoverage({ npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' })
+const env = childEnv({ npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' })
 
 t.setTimeout(300_000)
 
@@ -38,10 +40,11 @@ t.test('the tarball holds the compiled package and nothing else', async (t) => {
   // Every file the exports map names (for import and require, code and types) is shipped.
   const targets = exportTargets(pkg.exports)
   t.ok(targets.length >= 5, 'the exports map names the root entry for import and require')
-  for (const entry of [...targets, pkg.main, pkg.types, 'dist/cjs/package.json', 'README.md', 'LICENSE', 'CHANGELOG.md']) {
+  // What the README links to ships too, so that it reads the same in node_modules.
+  for (const entry of [...targets, pkg.main, pkg.types, 'dist/cjs/package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'docs/contract.md', 'docs/postgres.md', 'docs/development.md']) {
     t.ok(files.includes(entry.replace(/^\.\//, '')), `has ${entry}`)
   }
-  const strays = files.filter((file) => !/^(dist\/(esm|cjs)\/.+\.(js|d\.ts)|dist\/cjs\/package\.json|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(file))
+  const strays = files.filter((file) => !/^(dist\/(esm|cjs)\/.+\.(js|d\.ts)|dist\/cjs\/package\.json|package\.json|README\.md|LICENSE|CHANGELOG\.md|SECURITY\.md|docs\/[a-z-]+\.md)$/.test(file))
   t.same(strays, [], 'no sources, tests, examples, maps or configuration')
   t.notOk(files.some((file) => file.startsWith('dist/') && file.includes('/test/')), 'no compiled tests')
 })
@@ -58,7 +61,8 @@ t.test('installed into an empty project', async (t) => {
   await mkdir(project)
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }))
   // fastify comes in as the peer dependency; @types/node is what any TypeScript user has.
-  const installed = await run('npm', ['install', '--no-package-lock', join(work, tarball), '@types/node@20'], { cwd: project, env })
+  // The README's examples need the optional parts they show: @fastify/swagger and its page, ioredis.
+  const installed = await run('npm', ['install', '--no-package-lock', join(work, tarball), '@types/node@20', '@fastify/swagger@9', '@fastify/swagger-ui@5', 'ioredis@5'], { cwd: project, env })
   ranOk(t, installed, 'npm install <tarball> succeeds')
   await writeFile(join(project, 'setup.json'), JSON.stringify({ token: 'consumer-token' }))
 
@@ -100,7 +104,94 @@ t.test('installed into an empty project', async (t) => {
     ranOk(t, ran, 'runs')
     t.equal(ran.stdout.trim(), expected)
   })
+
+  t.test('the README as printed', async (t) => {
+    const readme = await readFile(join(root, 'README.md'), 'utf8')
+    const blocks = [...readme.matchAll(/^```([\w-]*)\n([^]*?)^```$/gm)].map(([, lang, code]) => ({ lang, code }))
+    t.same([...new Set(blocks.map((b) => b.lang))].filter((lang) => !['ts', 'js', 'sh', 'sql', 'text', 'ts-fragment'].includes(lang)), [], 'fences: ts (complete modules), js, sh, sql, and text or ts-fragment for the rest')
+    const ts = blocks.filter((b) => b.lang === 'ts')
+    t.ok(ts.length >= 5, `${ts.length} ts blocks`)
+
+    // Every ts block a module of its own in an ES module project; the full example is imported
+    // by the block that runs it as './custom-store.js'.
+    const dir = join(project, 'readme')
+    await mkdir(dir)
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }))
+    const files = ts.map((b, i) => b.code.includes('export class MapStore') ? 'custom-store.ts' : `block-${i + 1}.ts`)
+    for (const [i, b] of ts.entries()) await writeFile(join(dir, files[i]), b.code)
+    await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { strict: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', types: ['node'], noEmit: true },
+      files
+    }))
+    ranOk(t, await run(bin('tsc'), ['-p', '.'], { cwd: dir, env }), 'every ts block type-checks under strict against the installed package')
+
+    // The quick start, then the curl commands after it, each answering what its comment says.
+    const quick = ts[0].code
+    const curl = blocks[blocks.findIndex((b) => b.code === quick) + 1]
+    const cjs = blocks.find((b) => b.lang === 'js' && b.code.includes("require('fastify-im-delete')"))
+    t.ok(curl.lang === 'sh' && cjs !== undefined, 'the quick start comes with its curl commands and a CommonJS form')
+    await writeFile(join(dir, 'server.mjs'), quick)
+    await writeFile(join(dir, 'server.mts'), quick)
+    await writeFile(join(dir, 'server.cjs'), cjs?.code ?? '')
+    const tsx = import.meta.resolve('tsx')
+    for (const [what, args] of [['ES module', ['server.mjs']], ['CommonJS', ['server.cjs']], ['TypeScript', ['--import', tsx, 'server.mts']]] as const) {
+      t.test(`the quick start as ${what}`, async (t) => {
+        await servesAsPrinted(t, dir, [...args], curl.code)
+      })
+    }
+    const runner = ts.find((b) => b.code.includes("from './custom-store.js'"))
+    const runnerCurl = blocks[blocks.findIndex((b) => b === runner) + 1]
+    t.test('the full example, run as printed', async (t) => {
+      await servesAsPrinted(t, dir, ['--import', tsx, files[ts.indexOf(runner as typeof ts[number])]], runnerCurl.code)
+    })
+  })
 })
+
+/** Pairs of a command (continued lines joined) and the comment line after it, the answer it prints. */
+function commandsOf (sh: string): Array<{ command: string, expected: string }> {
+  const lines = sh.replace(/\\\n\s*/g, '').split('\n').filter((line) => line.trim() !== '')
+  const pairs: Array<{ command: string, expected: string }> = []
+  for (const [i, line] of lines.entries()) {
+    if (line.startsWith('curl ')) pairs.push({ command: line, expected: (lines[i + 1] ?? '').replace(/^# /, '') })
+  }
+  return pairs
+}
+
+/** A port nobody listens on now. */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** Whether something accepts connections on the port. */
+const accepts = async (port: number): Promise<boolean> => await new Promise((resolve) => {
+  const socket = connect(port, '127.0.0.1')
+  socket.once('connect', () => { socket.destroy(); resolve(true) })
+  socket.once('error', () => { resolve(false) })
+})
+
+/** Starts a README server on a free port (PORT), runs the commands against it, stops it. */
+async function servesAsPrinted (t: Test, cwd: string, args: string[], sh: string): Promise<void> {
+  const port = await freePort()
+  const child = spawn('node', args, { cwd, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(() => { child.kill() })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  // Until it listens; bounded, so a server that never does fails the test instead of hanging it.
+  for (let tries = 0; !(await accepts(port)); tries++) {
+    if (child.exitCode !== null || tries === 300) throw new Error(`the server did not listen on ${port} (exit code ${child.exitCode}):\n${stderr}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const commands = commandsOf(sh)
+  t.ok(commands.length > 0, 'curl commands to run')
+  for (const { command, expected } of commands) {
+    const ran = await run('sh', ['-c', command.replaceAll('localhost:3000', `127.0.0.1:${port}`)], { cwd, env })
+    t.equal(ran.stdout, expected + '\n', command.slice(0, 100))
+  }
+}
 
 /** Shared by the JavaScript consumers: one admin with a login token, one DM to delete. */
 const DATASET = `{

@@ -35,6 +35,8 @@ async function privateRedis (t: Test): Promise<{ port: number, start: () => Prom
   const start = async (): Promise<void> => {
     server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
     const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+    // Refused until the server is up: connect() rejects with it below; without a listener ioredis prints it too.
+    probe.on('error', () => {})
     for (let tries = 0; ; tries++) {
       try {
         await probe.connect()

@@ -34,11 +34,15 @@ t.test('a Redis that does not answer: 500, or requests let through with skipOnEr
   const { Redis } = await import('ioredis')
   for (const skipOnError of [false, true]) {
     const redis = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    // The application owns its client's 'error' events (without a listener ioredis prints them).
+    const connectionErrors: string[] = []
+    redis.on('error', (err: Error) => { connectionErrors.push(err.message) })
     t.teardown(() => redis.disconnect())
     const app = Fastify()
     await app.register(imDeletePlugin, { store: new MemoryStore(fixture()), rateLimit: { redis, skipOnError } })
     const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('alice'), payload: { roomId: 'nope' } })
     t.equal(res.statusCode, skipOnError ? 400 : 500, `skipOnError: ${String(skipOnError)}`)
+    t.match(connectionErrors, [/ECONNREFUSED/], 'the request really met a Redis that refused the connection')
     await app.close()
   }
 })
