@@ -13,7 +13,7 @@ import {
 import { BlobRemovals, keepsBlobs } from './blobs.js'
 import { logFailure } from './log.js'
 import type { HasPermission } from './permissions.js'
-import { directRoomKey, type ImDeleteStore } from './store.js'
+import { directRoomKey, type ImDeleteStore, type Named } from './store.js'
 import type { Caller, RemovedCounts, RemovedSubscription, Room, Subscription, Upload, User } from './types.js'
 
 export type EraseTarget = { roomId: string } | { username: string }
@@ -56,6 +56,16 @@ export interface EraserOptions {
   fileStore?: FileStore
   /** How long a hook may take before it is given up on, in milliseconds. */
   hookTimeout: number
+}
+
+/** `findNamed`'s answer from the three lookups it stands for, at once. */
+async function findApart (store: ImDeleteStore, key: string, subscriberId: string | undefined): Promise<Named> {
+  const [user, room, subscription] = await Promise.all([
+    store.findUser(key),
+    store.findRoomById(key),
+    subscriberId === undefined ? null : store.findSubscription(key, subscriberId)
+  ])
+  return { user, room, subscription }
 }
 
 /** Runs a hook, rejecting with HookTimeoutError when it does not settle in time. */
@@ -143,18 +153,17 @@ export class DirectMessageEraser {
     } else {
       const key = nameOrId.replace('@', '')
       if (key === '') throw new InvalidChannelError()
-      // All at once: the common request names a DM by its id in `roomId`, for which the user
-      // lookup misses; waiting for that miss, then for the room, then for the caller's
-      // subscription to it would be three round trips. The subscription is looked up ahead
-      // only for `roomId`, which is almost always a room id.
-      const [other, byId, subscription] = await Promise.all([
-        store.findUser(key),
-        store.findRoomById(key),
-        'roomId' in target ? store.findSubscription(key, user._id) : undefined
-      ])
+      // All at once (one call of a store's findNamed): the common request names a DM by its id
+      // in `roomId`, for which the user lookup misses; waiting for that miss, then for the room,
+      // then for the caller's subscription to it would be three round trips. The subscription is
+      // looked up ahead only for `roomId`, which is almost always a room id.
+      const ahead = 'roomId' in target ? user._id : undefined
+      const { user: other, room: byId, subscription } = store.findNamed !== undefined
+        ? await store.findNamed(key, ahead)
+        : await findApart(store, key, ahead)
       if (other === null) {
         if (byId === null || byId.t !== 'd') throw new InvalidChannelError()
-        return { room: byId, subscription: subscription !== undefined ? subscription : await store.findSubscription(byId._id, user._id), exists: true }
+        return { room: byId, subscription: ahead !== undefined ? subscription : await store.findSubscription(byId._id, user._id), exists: true }
       }
       const uids = directRoomKey([user._id, other._id])
       room = await store.findDirectRoom(uids)

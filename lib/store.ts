@@ -16,6 +16,16 @@ export interface EraseOptions {
   recordBlobs?: boolean
 }
 
+/** What one body key names: `findNamed`'s answer. */
+export interface Named {
+  /** As `findUser(key)` answers. */
+  user: User | null
+  /** As `findRoomById(key)` answers. */
+  room: Room | null
+  /** As `findSubscription(key, subscriberId)` answers; null when no `subscriberId` was given. */
+  subscription: Subscription | null
+}
+
 /** An upload whose file blob is still to be removed, as the erase recorded it. */
 export interface PendingBlob {
   upload: Upload
@@ -49,6 +59,13 @@ export interface ImDeleteStore {
   findDirectRoom (uids: readonly string[]): Promise<Room | null>
   /** The user's membership of the room; the plugin reads that it exists, and its `roles`. */
   findSubscription (roomId: string, userId: string): Promise<Subscription | null>
+  /**
+   * Optional: `findUser(key)`, `findRoomById(key)` and, given `subscriberId`,
+   * `findSubscription(key, subscriberId)`, answered together, exactly as those three answer.
+   * Nearly every request starts with them (its key is a DM's id, or a username): a database
+   * store answers them in one round trip instead of three. Without it the plugin calls the three.
+   */
+  findNamed? (key: string, subscriberId?: string): Promise<Named>
   /**
    * Removes, all or nothing, the room, its discussions (recursively) and everything that
    * belongs to them: uploads (those no message points to too), messages (thread replies too),

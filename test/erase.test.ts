@@ -174,14 +174,14 @@ t.test('erases that all passed their checks before the first one ran: the rest f
 })
 
 t.test('a store failing at any lookup or at the erase: 500 in Rocket.Chat shape, the cause logged, nothing changed, the server goes on', async (t) => {
-  for (const step of ['findUserByLoginToken', ...STORE_METHODS]) {
+  for (const step of ['findUserByLoginToken', 'findNamed', ...STORE_METHODS]) {
     // The username path is the one that looks users and DMs up by name.
     const payload = step === 'findUser' || step === 'findDirectRoom' ? { username: 'bob' } : { roomId: 'adminbob' }
     const logs = captureLogs()
     const memory = new MemoryStore(fixture())
     const before = await memory.dump()
     let armed = true
-    const store = intercepted(memory, (method) => { if (armed && method === step) throw new Error(`SELECT secret FROM ${step}`) })
+    const store = intercepted(memory, (method) => { if (armed && method === step) throw new Error(`SELECT secret FROM ${step}`) }, { named: step === 'findNamed' })
     const { app } = await build({ store, fastify: { logger: logs.logger } })
     const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: admin, payload })
     t.equal(res.statusCode, 500, step)

@@ -5,7 +5,7 @@ import { CASES, storeConformance, type KitOptions, type KitTarget, type TapLike 
 import { documentTarget, sqlTarget, type FaultyMemoryStore } from './helpers/kit-targets.js'
 import {
   EmptyNotNullMemory, ForgetsDiscussionsMemory, LetsDeactivatedInMemory, NoRollbackMemory, SqlMutant, SupersetDirectMemory,
-  UsernameFirstMemory, type SqlFlaws
+  NamedAnySubscriberMemory, NamedUsernameFirstMemory, UsernameFirstMemory, type SqlFlaws
 } from './helpers/mutants.js'
 import { pglite, server, type Backend } from './helpers/postgres.js'
 
@@ -41,7 +41,9 @@ t.test('document-store mutants over MemoryStore', async (t) => {
     ['findDirectRoom matches a superset', SupersetDirectMemory, ['directRoom']],
     ['token lookup lets a deactivated user in', LetsDeactivatedInMemory, ['loginToken']],
     ['an empty result, not null, for a room not there', EmptyNotNullMemory, ['eraseGone']],
-    ['findUser by username before _id', UsernameFirstMemory, ['user']]
+    ['findUser by username before _id', UsernameFirstMemory, ['user']],
+    ['findNamed by username before _id', NamedUsernameFirstMemory, ['named']],
+    ["findNamed hands back another member's subscription", NamedAnySubscriberMemory, ['named']]
   ]
   // One process, no race to lose: one round of the race cases says all they can.
   for (const [name, Store, caught] of mutants) await expectCaught(t, name, memory(Store), caught, { raceRounds: 1 })

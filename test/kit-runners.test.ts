@@ -25,7 +25,9 @@ async function collect (options: KitOptions): Promise<{ failures: string[], comm
   return { failures, comments, report }
 }
 
-/** MemoryStore behind only the use case's methods: no token lookup. */
+const NO_FIND_NAMED = 'the store has no findNamed (optional: the plugin calls findUser, findRoomById and findSubscription instead)'
+
+/** MemoryStore's required methods only: no token lookup, no findNamed. */
 function withoutTokens (store: FaultyMemoryStore): ImDeleteStore {
   return {
     findUser: async (idOrUsername) => await store.findUser(idOrUsername),
@@ -50,11 +52,13 @@ t.test('cases a store does not support are reported by name, and the world it lo
   t.same(failures, [], 'everything else passes')
   t.same(report.notApplicable, [
     { title: CASES.loginToken, reason: 'the store has no findUserByLoginToken (supports.loginTokens)' },
-    { title: CASES.livechat, reason: "supports.roomTypes lacks 'l'" }
-  ], 'the two cases are not applicable, each with why')
+    { title: CASES.livechat, reason: "supports.roomTypes lacks 'l'" },
+    { title: CASES.named, reason: NO_FIND_NAMED }
+  ], 'the three cases are not applicable, each with why')
   t.same(comments.filter((line) => line.startsWith('not applicable: ')), [
     `not applicable: ${CASES.loginToken} (the store has no findUserByLoginToken (supports.loginTokens))`,
-    `not applicable: ${CASES.livechat} (supports.roomTypes lacks 'l')`
+    `not applicable: ${CASES.livechat} (supports.roomTypes lacks 'l')`,
+    `not applicable: ${CASES.named} (${NO_FIND_NAMED})`
   ], 'and said, by name')
   t.equal(report.ran.includes(CASES.loginToken), false, 'not run')
   t.ok(loaded.length > 0 && loaded.every((world) => !world.rooms?.some((room) => room.t === 'l') && !world.messages?.some((m) => m.rid === 'livechat')),

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
-import { directRoomKey, type ImDeleteStore } from '../store.js'
+import { directRoomKey, type ImDeleteStore, type Named } from '../store.js'
 import type { Dataset, Dump, EraseResult, Message, ReadReceipt, Room, Subscription, Upload, User } from '../types.js'
 
 /** The collections an erase removes from, in Rocket.Chat's order; rooms go last. */
@@ -21,7 +21,7 @@ const MAX_DEPTH = 32
  * arrays, primitives, Dates: Rocket.Chat's) are copied here directly, several times faster, as
  * every lookup copies what it returns; anything else goes to structuredClone as it is.
  */
-function copy<T> (doc: T): T {
+export function copy<T> (doc: T): T {
   const copied = plainCopy(doc, 0)
   return copied === UNCOPIABLE ? structuredClone(doc) : copied as T
 }
@@ -153,21 +153,37 @@ export class MemoryStore implements ImDeleteStore {
   }
 
   async findUser (idOrUsername: string): Promise<User | null> {
-    const entry = this.#users.get(idOrUsername) ?? this.#usersByUsername.get(idOrUsername)
-    return entry === undefined ? null : copy(entry.user)
+    return this.#user(idOrUsername)
   }
 
   async findRoomById (roomId: string): Promise<Room | null> {
-    const entry = this.#rooms.get(roomId)
-    return entry === undefined ? null : copy(entry.room)
+    return this.#room(roomId)
   }
 
   async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
     const [roomId] = this.#directRooms.get(keyOf(uids)) ?? []
-    return roomId === undefined ? null : this.findRoomById(roomId)
+    return roomId === undefined ? null : this.#room(roomId)
   }
 
   async findSubscription (roomId: string, userId: string): Promise<Subscription | null> {
+    return this.#subscription(roomId, userId)
+  }
+
+  async findNamed (key: string, subscriberId?: string): Promise<Named> {
+    return { user: this.#user(key), room: this.#room(key), subscription: subscriberId === undefined ? null : this.#subscription(key, subscriberId) }
+  }
+
+  #user (idOrUsername: string): User | null {
+    const entry = this.#users.get(idOrUsername) ?? this.#usersByUsername.get(idOrUsername)
+    return entry === undefined ? null : copy(entry.user)
+  }
+
+  #room (roomId: string): Room | null {
+    const entry = this.#rooms.get(roomId)
+    return entry === undefined ? null : copy(entry.room)
+  }
+
+  #subscription (roomId: string, userId: string): Subscription | null {
     for (const sub of (this.#rooms.get(roomId)?.owned.subscriptions?.values() ?? []) as Iterable<Subscription>) {
       if (sub.u?._id === userId) return copy(sub)
     }

@@ -13,6 +13,7 @@ export const CASES = {
   livechat: 'findRoomById: a livechat room',
   directRoom: 'findDirectRoom: the room of type d with exactly this member set',
   subscription: 'findSubscription: by room and user, with its roles',
+  named: 'findNamed: the user, the room and the subscription a key names, as findUser, findRoomById and findSubscription answer them',
   eraseTree: 'eraseRoom: a DM, its discussions (nested), their messages (thread replies too), uploads (those no message points to too), subscriptions and read receipts, and nothing else',
   eraseCounts: 'eraseRoom with { documents: false }: the same rows go, and the counts say so',
   eraseSmall: 'eraseRoom: a DM without messages, and a self-DM',
@@ -144,7 +145,7 @@ export interface CaseOptions {
 
 export type Case = (check: Check, open: Open, options: CaseOptions) => Promise<void>
 
-export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'livechat', run: Case }> = {
+export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'livechat' | 'findNamed', run: Case }> = {
   loginToken: {
     needs: 'loginTokens',
     async run (check, open) {
@@ -223,6 +224,33 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
       check.same(await lookup('alicebob', 'alice'), wanted('s-alicebob-alice'), 'a member without one')
       check.same(await lookup('alicebob', 'carol'), null, 'not a member')
       check.same(await lookup('nope', 'alice'), null, 'no such room')
+    }
+  },
+  named: {
+    needs: 'findNamed',
+    async run (check, open) {
+      const o = await open()
+      const store = o.store as Required<Pick<ImDeleteStore, 'findNamed'>> & ImDeleteStore
+      // The plugin asks with a DM's id, a username or a user's id, ahead of knowing which it is.
+      const keys: Array<[string, string]> = [
+        [o.id('room', 'alicebob'), 'a DM by id'], [o.id('room', 'group-dm'), 'a DM of three by id'], [o.id('room', 'general'), 'a channel by id'],
+        [o.id('room', 'disc-1'), 'a discussion by id'], ['bob', 'a username'], [o.id('user', 'alice'), "a user's _id"],
+        [o.id('user', 'u-erin'), "a user's _id that is another user's username"], ['erin', 'a username that is not an _id'],
+        [o.id('user', 'nameless'), 'a user without a username'], ['dave', 'a deactivated user'], ['Bob', 'case matters'], ['nope', 'nothing']
+      ]
+      for (const [key, what] of keys) {
+        for (const subscriber of [undefined, 'alice', 'carol']) {
+          const subscriberId = subscriber === undefined ? undefined : o.id('user', subscriber)
+          const named = await store.findNamed(key, subscriberId)
+          const apart = {
+            user: userView(await store.findUser(key)),
+            room: roomView(await store.findRoomById(key)),
+            subscription: subscriberId === undefined ? null : subscriptionView(await store.findSubscription(key, subscriberId))
+          }
+          check.same({ user: userView(named.user), room: roomView(named.room), subscription: subscriptionView(named.subscription) }, apart,
+            `${what} (${key}), ${subscriber === undefined ? 'no subscriber asked for' : `the subscription of ${subscriber}`}`)
+        }
+      }
     }
   },
   eraseTree: {

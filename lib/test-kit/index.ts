@@ -76,15 +76,15 @@ async function cases<S extends ImDeleteStore> (run: Runner, options: KitOptions<
   const { create, supports = {}, raceRounds = 3, only } = options
   const roomTypes = supports.roomTypes ?? ALL_ROOM_TYPES
   const world = worldFor(roomTypes)
-  let loginTokens = supports.loginTokens
-  if (loginTokens === undefined) {
-    const probe = await create()
-    loginTokens = typeof probe.store.findUserByLoginToken === 'function'
-    await probe.teardown?.()
-  }
+  // What the store has of the optional methods, from one target.
+  const probe = await create()
+  const loginTokens = supports.loginTokens ?? typeof probe.store.findUserByLoginToken === 'function'
+  const findNamed = typeof probe.store.findNamed === 'function'
+  await probe.teardown?.()
   const reasons = {
     loginTokens: loginTokens ? null : 'the store has no findUserByLoginToken (supports.loginTokens)',
-    livechat: roomTypes.includes('l') ? null : "supports.roomTypes lacks 'l'"
+    livechat: roomTypes.includes('l') ? null : "supports.roomTypes lacks 'l'",
+    findNamed: findNamed ? null : 'the store has no findNamed (optional: the plugin calls findUser, findRoomById and findSubscription instead)'
   }
   const selected = (title: string): boolean => only === undefined || only.includes(title)
 

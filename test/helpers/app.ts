@@ -30,22 +30,31 @@ export async function build (options: Partial<Omit<ImDeleteOptions, 'store'>> & 
   return { app, store }
 }
 
-/** Wraps a store so that chosen methods misbehave. */
+// The lookups a store's findNamed stands for: a test that breaks one of them must make the plugin call it.
+const NAMED_APART = new Set<PropertyKey>(['findUser', 'findRoomById', 'findSubscription'])
+
+/** Wraps a store so that chosen methods misbehave (without findNamed when one of the lookups it stands for does). */
 export function faulty<S extends ImDeleteStore> (store: S, faults: Partial<Record<keyof ImDeleteStore, () => unknown>>): S {
+  const apart = Object.keys(faults).some((key) => NAMED_APART.has(key))
   return new Proxy(store, {
     get (target, key) {
       const fault = faults[key as keyof ImDeleteStore]
       if (fault !== undefined) return async () => fault()
+      if (apart && key === 'findNamed') return undefined
       const value = target[key as keyof S]
       return typeof value === 'function' ? value.bind(target) : value
     }
   })
 }
 
-/** Wraps a store so that `before` sees every call first: to record it, or to throw in its place. */
-export function intercepted<S extends ImDeleteStore> (store: S, before: (method: string, args: unknown[]) => void): S {
+/**
+ * Wraps a store so that `before` sees every call first: to record it, or to throw in its place.
+ * Without `findNamed` (the plugin then calls each lookup by its name) unless `named` is true.
+ */
+export function intercepted<S extends ImDeleteStore> (store: S, before: (method: string, args: unknown[]) => void, { named = false } = {}): S {
   return new Proxy(store, {
     get (target, key) {
+      if (!named && key === 'findNamed') return undefined
       const value = target[key as keyof S]
       if (typeof value !== 'function') return value
       return async (...args: unknown[]) => {

@@ -1,5 +1,5 @@
 // Deliberately broken stores: each breaks one promise of the store contract, so the kit must fail it.
-import type { EraseOptions, EraseResult, Room, User } from '../../index.js'
+import type { EraseOptions, EraseResult, Named, Room, User } from '../../index.js'
 import type { PgPoolLike, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
 import { PostgresStore } from '../../postgres.js'
 import { FaultyMemoryStore } from './kit-targets.js'
@@ -148,5 +148,22 @@ export class EmptyNotNullMemory extends FaultyMemoryStore {
 export class UsernameFirstMemory extends FaultyMemoryStore {
   async findUser (idOrUsername: string): Promise<User | null> {
     return (await this.dump()).users.find((user) => user.username === idOrUsername) ?? await super.findUser(idOrUsername)
+  }
+}
+
+/** MemoryStore whose findNamed (not findUser) finds a user by username before _id. */
+export class NamedUsernameFirstMemory extends FaultyMemoryStore {
+  async findNamed (key: string, subscriberId?: string): Promise<Named> {
+    const named = await super.findNamed(key, subscriberId)
+    return { ...named, user: (await this.dump()).users.find((user) => user.username === key) ?? named.user }
+  }
+}
+
+/** MemoryStore whose findNamed hands back any member's subscription to the room, not the subscriber's. */
+export class NamedAnySubscriberMemory extends FaultyMemoryStore {
+  async findNamed (key: string, subscriberId?: string): Promise<Named> {
+    const named = await super.findNamed(key, subscriberId)
+    const any = (await this.dump()).subscriptions.find((sub) => sub.rid === key)
+    return { ...named, subscription: subscriberId === undefined || any === undefined ? named.subscription : any }
   }
 }

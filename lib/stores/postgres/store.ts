@@ -1,4 +1,4 @@
-import { directRoomKey, type EraseOptions, type ImDeleteStore, type PendingBlob } from '../../store.js'
+import { directRoomKey, type EraseOptions, type ImDeleteStore, type Named, type PendingBlob } from '../../store.js'
 import { blobRemoved, pendingBlobs, recordsBlobs } from './blobs.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
 import { driverFor, quoteIdentifier, statement, waitBounds, type Driver, type PostgresStoreOptions, type Runner, type Sql, type Statement, type WaitBounds } from './driver.js'
@@ -185,12 +185,17 @@ export class PostgresStore implements ImDeleteStore {
       findDirectRoom: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE t = 'd' AND member_key = $1::text[] ORDER BY _id LIMIT 1`),
       findSubscription: statement(`SELECT doc::text AS doc FROM ${table('subscriptions')} WHERE rid = $1 AND user_id = $2 ORDER BY _id LIMIT 1`)
     }
+    // The three lookups most requests start with, one round trip and one row: each as its own method's statement has it.
+    const scalar = (found: Statement): string => found.text.replace('SELECT doc::text AS doc', 'SELECT doc::text')
+    const named = statement(
+      `SELECT (${scalar(lookup.findUser)}) AS user, (${scalar(lookup.findRoomById)}) AS room, (${scalar(lookup.findSubscription)}) AS subscription`)
     this.#lookups = {
       findUserByLoginToken: (userId, hashedToken) => [lookup.findUserByLoginToken, [userId, hashedToken]],
       findUser: (idOrUsername) => [lookup.findUser, [idOrUsername]],
       findRoomById: (roomId) => [lookup.findRoomById, [roomId]],
       findDirectRoom: (uids) => [lookup.findDirectRoom, [directRoomKey(uids)]],
-      findSubscription: (roomId, userId) => [lookup.findSubscription, [roomId, userId]]
+      findSubscription: (roomId, userId) => [lookup.findSubscription, [roomId, userId]],
+      findNamed: (key, subscriberId) => [named, [key, subscriberId ?? null]]
     }
     this.#erase = eraseStatements(table)
   }
@@ -301,6 +306,12 @@ export class PostgresStore implements ImDeleteStore {
 
   async findSubscription (roomId: string, userId: string): Promise<Subscription | null> {
     return await this.#find(this.#lookups.findSubscription(roomId, userId))
+  }
+
+  async findNamed (key: string, subscriberId?: string): Promise<Named> {
+    const { rows: [row] } = await this.#driver.lookup(...this.#lookups.findNamed(key, subscriberId), this.#bounds)
+    const parsed = (text: string | null): any => text === null ? null : decode(text)
+    return { user: parsed(row.user), room: parsed(row.room), subscription: parsed(row.subscription) }
   }
 
   async eraseRoom (roomId: string, { documents = true, recordBlobs = false }: EraseOptions = {}): Promise<EraseResult | null> {
