@@ -12,7 +12,7 @@ import { hashLoginToken } from '../../index.js'
 import { ADMIN } from '../http/dataset.js'
 import { load } from '../http/load.js'
 import { PATHS, type PathSpec } from '../http/paths.js'
-import { ServerChild, type HandLookups, type Sample } from '../support/child.js'
+import { ServerChild, type Sample } from '../support/child.js'
 import { median, round } from '../support/stats.js'
 import { q } from './hand-sql.js'
 import { storeOwner } from './owners.js'
@@ -68,11 +68,13 @@ export interface PgHttpPath {
 }
 
 export interface PgHttpResult {
-  settings: PgHttpSettings & { dmsPerCopy: number, world: string, handLookups: HandLookups }
+  settings: PgHttpSettings & { dmsPerCopy: number, world: string, handLookups: string }
   paths: PgHttpPath[]
 }
 
 const MESSAGES = 20
+/** What the hand route looks up before the erase: what the contract's resolution needs (issue 11), three queries at once. */
+const HAND_LOOKUPS = 'user+room+subscription'
 const RECEIPTS = 5
 const schemaOf = (side: SideKey): string => `${SCHEMA_PREFIX}http_${side.toLowerCase()}`
 
@@ -144,29 +146,19 @@ export async function measurePgHttp (pool: pg.Pool, url: string, settings: PgHtt
   await pool.query('CHECKPOINT')
 
   const serverFile = fileURLToPath(new URL('./http-server.ts', import.meta.url))
-  const start = async (side: typeof SIDES[number], lookups: HandLookups): Promise<Server> => {
+  const start = async (side: typeof SIDES[number]): Promise<Server> => {
     const applicationName = `imdel-bench-${side.key}-${process.pid}`
     const child = await ServerChild.start({
       mode: side.mode,
       dms: 0,
       messages: 0,
-      pg: { url, schema: schemaOf(side.key), poolSize, applicationName, preparedStatements: side.preparedStatements, lookups }
+      pg: { url, schema: schemaOf(side.key), poolSize, applicationName, preparedStatements: side.preparedStatements }
     }, { serverFile })
     return { side, child, applicationName, nextDm: 0 }
   }
   const servers: Server[] = []
   try {
-    for (const side of SIDES.filter((s) => s.key !== 'hand')) servers.push(await start(side, 'room'))
-    // The hand route does the lookups the plugin does, found by counting what the plugin sends on a 400:
-    // the token, then the room (2); with issue 11's resolution a user by the key too (3), and the subscription ahead (4).
-    const probe = servers[0]
-    const before = await probe.child.sample()
-    const invalid = PATHS.find((p) => p.key === 'invalidChannel') as PathSpec
-    await load({ port: probe.child.port, shape: invalid.shape(0), amount: 1, connections: 1 })
-    const statementsOn400 = ((await probe.child.sample()).statements ?? 0) - (before.statements ?? 0)
-    const handLookups: HandLookups = statementsOn400 >= 4 ? 'user+room+subscription' : statementsOn400 === 3 ? 'user+room' : 'room'
-    log(`pg-http: the plugin sends ${statementsOn400} statements on the 400 path; the hand route looks up ${handLookups}`)
-    servers.unshift(await start(SIDES[0], handLookups))
+    for (const side of SIDES) servers.push(await start(side))
 
     const run = async (server: Server, path: PathSpec, n: number): Promise<PgSideFigures> => {
       if (path.erases && server.nextDm + perRun(n) > dmsPerCopy) throw new Error('pg-http: ran out of DMs')
@@ -215,7 +207,7 @@ export async function measurePgHttp (pool: pg.Pool, url: string, settings: PgHtt
       })
     }
     return {
-      settings: { ...settings, dmsPerCopy, world: `${MESSAGES} messages, 2 subscriptions, 1 upload, ${RECEIPTS} read receipts per DM`, handLookups },
+      settings: { ...settings, dmsPerCopy, world: `${MESSAGES} messages, 2 subscriptions, 1 upload, ${RECEIPTS} read receipts per DM`, handLookups: HAND_LOOKUPS },
       paths
     }
   } finally {

@@ -9,21 +9,14 @@ export interface ServerConfig {
    * store; `plugin-noop-store`: the plugin on a store that answers from constants (the plugin's
    * own cost, without any storage work).
    */
-  mode: 'floor' | 'plugin' | 'plugin-noop-store' | 'pg-hand' | 'pg-plugin'
+  mode: 'floor' | 'plugin' | 'plugin-noop-store' | 'plugin-minimal-store' | 'pg-hand' | 'pg-plugin'
   /** DMs seeded in the memory store (plugin mode). */
   dms: number
   /** Messages per DM. */
   messages: number
   /** bench/pg/http-server.ts: the database, schema and pool the server uses (and how it is named in pg_stat_activity). */
-  pg?: { url: string, schema: string, poolSize: number, applicationName: string, preparedStatements: boolean, lookups: HandLookups }
+  pg?: { url: string, schema: string, poolSize: number, applicationName: string, preparedStatements: boolean }
 }
-
-/**
- * Which lookups the hand route makes before the erase, to match the plugin's: the room only
- * (resolution before issue 11), a user by the key and the room at once, or those and the
- * caller's subscription at once (issue 11's resolution for `roomId`).
- */
-export type HandLookups = 'room' | 'user+room' | 'user+room+subscription'
 
 /** The server child's process figures at one moment. */
 export interface Sample {
