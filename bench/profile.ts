@@ -1,7 +1,7 @@
 /**
  * CPU profile of the server under one path's load: where a missed target's time goes.
  *
- *   node --import tsx bench/profile.ts [success|unauthorized|invalidChannel|successNoopStore] [--mode plugin|floor] [--requests N]
+ *   node --import tsx bench/profile.ts [success|unauthorized|invalidChannel|successNoopStore|successMinimalStore] [--mode plugin|floor] [--requests N]
  *
  * V8's CPU profiler (the one `node --cpu-prof` runs) samples the server child during the
  * measured run only; the `.cpuprofile` lands in bench/profiles/ (not committed) and its top
@@ -36,7 +36,7 @@ const file = `${dir}${mode}-${path.key}.cpuprofile`
 
 // Enough DMs for every request built (each connection builds one ahead), warm-up included.
 const warmup = Math.min(10_000, requests)
-const dms = path.erases && mode === 'plugin' ? requests + warmup + connections * 8 : 0
+const dms = path.erases && mode !== 'floor' ? requests + warmup + connections * 8 : 0
 const server = await ServerChild.start({ mode, dms, messages: 2 })
 const first = await load({ port: server.port, shape: path.shape(0), amount: warmup, connections })
 await server.startProfile()

@@ -82,20 +82,24 @@ export async function measureOverhead (settings: OverheadSettings, log: (line: s
   const perRun = (n: number): number => n + connections * 4
   const dmsSeeded = perRun(warmup) + rounds * perRun(amount)
   log(`http: seeding ${dmsSeeded} DMs in the plugin's memory store, starting the floor`)
-  const [plugin, floor, noop] = [
+  const [plugin, floor, noop, minimal] = [
     await ServerChild.start({ mode: 'plugin', dms: dmsSeeded, messages }),
     await ServerChild.start({ mode: 'floor', dms: 0, messages: 0 }),
-    await ServerChild.start({ mode: 'plugin-noop-store', dms: 0, messages: 0 })
+    await ServerChild.start({ mode: 'plugin-noop-store', dms: 0, messages: 0 }),
+    await ServerChild.start({ mode: 'plugin-minimal-store', dms: dmsSeeded, messages })
   ]
-  const pluginFor = (path: PathSpec): ServerChild => path.server === 'plugin' ? plugin : noop
-  let nextDm = 0
+  const servers = { plugin, 'plugin-noop-store': noop, 'plugin-minimal-store': minimal }
+  const pluginFor = (path: PathSpec): ServerChild => servers[path.server]
+  // The next DM each seeded server has not erased yet.
+  const nextDm = new Map<ServerChild, number>([[plugin, 0], [minimal, 0]])
   const run = async (server: ServerChild, path: PathSpec, n: number, expected: number): Promise<RunFigures> => {
-    const offset = nextDm
-    if (path.erases && server === plugin && offset + perRun(n) > dmsSeeded) throw new Error('http: ran out of seeded DMs')
+    const offset = nextDm.get(server) ?? 0
+    const erases = path.erases && nextDm.has(server)
+    if (erases && offset + perRun(n) > dmsSeeded) throw new Error('http: ran out of seeded DMs')
     const before = await server.sample()
     const result = await load({ port: server.port, shape: path.shape(offset), amount: n, connections })
     const after = await server.sample()
-    if (path.erases && server === plugin) nextDm += result.built
+    if (erases) nextDm.set(server, offset + result.built)
     const wrong = Object.entries(result.statuses).filter(([code]) => Number(code) !== expected)
     if (wrong.length > 0 || result.errors > 0 || result.timeouts > 0 || result.requests !== n) {
       throw new Error(`http: ${server.config.mode} on ${path.key} answered ${JSON.stringify(result.statuses)} ` +
@@ -141,7 +145,7 @@ export async function measureOverhead (settings: OverheadSettings, log: (line: s
       })
     }
   } finally {
-    await Promise.all([plugin.close(), floor.close(), noop.close()])
+    await Promise.all([plugin.close(), floor.close(), noop.close(), minimal.close()])
   }
   return {
     settings: { ...settings, dmsSeeded, rateLimit: false, logger: false },

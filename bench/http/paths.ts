@@ -7,10 +7,10 @@ const json = { 'content-type': 'application/json' }
 const admin = { ...json, 'x-user-id': ADMIN._id, 'x-auth-token': ADMIN.token }
 
 export interface PathSpec {
-  key: 'success' | 'unauthorized' | 'invalidChannel' | 'successNoopStore'
+  key: 'success' | 'unauthorized' | 'invalidChannel' | 'successNoopStore' | 'successMinimalStore'
   label: string
   /** The server the plugin side runs on. */
-  server: 'plugin' | 'plugin-noop-store'
+  server: 'plugin' | 'plugin-noop-store' | 'plugin-minimal-store'
   /** The status every plugin response must have; the floor always answers 200. */
   status: number
   /** Whether each request erases a DM (and so uses one up). */
@@ -57,6 +57,17 @@ export const PATHS: readonly PathSpec[] = [
     server: 'plugin-noop-store',
     status: 200,
     erases: false,
+    shape: (offset) => ({ path: ROUTE, headers: admin, body: (n) => JSON.stringify({ roomId: dmId(offset + n) }) })
+  },
+  {
+    // Diagnostic, no target: the success path on the least storage work a store with the same
+    // guarantees does (bench/http/minimal-store.ts, which passes the conformance kit), seeded
+    // with as many DMs as the memory store: what no such store could avoid.
+    key: 'successMinimalStore',
+    label: '200 success on a minimal store (the least storage work, same guarantees)',
+    server: 'plugin-minimal-store',
+    status: 200,
+    erases: true,
     shape: (offset) => ({ path: ROUTE, headers: admin, body: (n) => JSON.stringify({ roomId: dmId(offset + n) }) })
   }
 ]

@@ -3,6 +3,7 @@
  * `floor`: a bare Fastify route that parses the same JSON body and answers `{"success":true}`.
  * `plugin`: the plugin on a memory store seeded with the benchmark DMs, rate limiting off.
  * `plugin-noop-store`: the plugin on a store that answers from constants, rate limiting off.
+ * `plugin-minimal-store`: the plugin on bench/http/minimal-store.ts seeded with the same DMs.
  */
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
@@ -11,6 +12,7 @@ import imDeletePlugin, { MemoryStore, hashLoginToken, type ImDeleteStore } from 
 import type { FromChild, ServerConfig, ToChild } from '../support/child.js'
 import { processSample } from '../support/sample.js'
 import { ADMIN, httpDataset } from './dataset.js'
+import { MinimalStore } from './minimal-store.js'
 
 /**
  * A store that does no storage work: the admin (for the right token), one DM and its
@@ -58,6 +60,11 @@ if (config.mode === 'floor') {
   app.post('/api/v1/im.delete', async (_request, reply) => reply.type('application/json; charset=utf-8').send(SUCCESS))
 } else if (config.mode === 'plugin-noop-store') {
   await app.register(imDeletePlugin, { store: noopStore(), rateLimit: false })
+} else if (config.mode === 'plugin-minimal-store') {
+  const store = new MinimalStore()
+  // In slices, as below; users first, as rooms are loaded without them.
+  for (let start = 0; start === 0 || start < config.dms; start += 10_000) store.load(httpDataset(Math.min(10_000, config.dms - start), config.messages, start))
+  await app.register(imDeletePlugin, { store, rateLimit: false })
 } else {
   const store = new MemoryStore()
   // In slices, so that the dataset and its copy in the store never both sit in memory whole;

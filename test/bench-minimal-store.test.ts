@@ -1,0 +1,51 @@
+// The bench's lower bound for storage work (bench/http/minimal-store.ts) is a store with the same
+// guarantees only if it passes the same kit as ours: otherwise its figures would prove nothing.
+import t from 'tap'
+import { storeConformance, type KitTarget } from '../lib/test-kit/index.js'
+import { MinimalStore } from '../bench/http/minimal-store.js'
+import { dmId, httpDataset } from '../bench/http/dataset.js'
+
+/** MinimalStore with a fault the kit can arm after any of an erase's writes. */
+class FaultyMinimalStore extends MinimalStore {
+  armed = 0
+  fired = false
+  protected override removed (): void {
+    if (this.armed > 0 && --this.armed === 0) {
+      this.fired = true
+      throw new Error('a fault after this write')
+    }
+  }
+}
+
+function target (): KitTarget<FaultyMinimalStore> {
+  const store = new FaultyMinimalStore()
+  return {
+    store,
+    load: async (world) => { store.load(world) },
+    ids: async (kind) => store.ids(kind),
+    failNextErase: (afterWrites) => { store.armed = afterWrites; store.fired = false },
+    faultFired: () => {
+      const fired = store.fired
+      store.armed = 0
+      store.fired = false
+      return fired
+    },
+    writeMessage: async (message) => { store.load({ messages: [message] }) }
+  }
+}
+
+const report = await storeConformance(t, { name: 'MinimalStore (bench)', create: async () => target() })
+t.same(report.notApplicable, [], 'every behaviour case applies')
+
+t.test('seeded as the bench seeds it (users, then the rest), a plain MinimalStore erases a DM and its rows', async (t) => {
+  const store = new MinimalStore()
+  const { users, ...rest } = httpDataset(3)
+  store.load({ users })
+  store.load(rest)
+  store.load(httpDataset(1, 0, 3))
+  t.equal((await store.findUser('user1'))?._id, 'u1')
+  t.equal((await store.findUser('user3'))?._id, 'u3', 'a later slice, without messages')
+  t.same((await store.eraseRoom(dmId(1), { documents: false }))?.removed, { messages: 2, subscriptions: 2, uploads: 0, readReceipts: 1, discussions: 0 })
+  t.same(store.ids('room'), [dmId(0), dmId(2), dmId(3)])
+  t.equal(await store.eraseRoom(dmId(1)), null, 'and only once')
+})
