@@ -97,6 +97,17 @@ export function render (results: Results, markdown: boolean): string {
       ])))
     parts.push('CPU ratio = floor ÷ plugin server CPU time per request: what the throughput ratio would be if the server, not the load generator ' +
       'sharing its 2 cores, were the bottleneck. Diagnostic only; the targets apply to the throughput ratio.')
+    const row = (key: string): typeof h.paths[number] | undefined => h.paths.find((p) => p.path === key)
+    const [success, noop, minimal] = [row('success'), row('successNoopStore'), row('successMinimalStore')]
+    if (success !== undefined && noop !== undefined && minimal !== undefined) {
+      const cpu = (p: typeof success, side: 'floor' | 'plugin'): number => p[side].cpuUsPerRequest
+      parts.push('The success path by store, each against the floor run beside it: server CPU µs per request above the floor\'s, and the ratios')
+      parts.push(draw(['the plugin on', 'CPU µs/req above the floor', 'req/s ratio', 'CPU ratio'], ([
+        ['a no-op store: the plugin\'s own work, no storage work', noop],
+        ['the minimal store: the least storage work with the contract\'s guarantees', minimal],
+        ['MemoryStore: with its own guarantees too (full documents out, imports that replace by _id)', success]
+      ] as const).map(([label, p]) => [label, fmt(cpu(p, 'plugin') - cpu(p, 'floor'), 1), fmt(p.ratio, 3), fmt(p.cpuRatio, 3)])))
+    }
   }
   if (results.memory !== undefined) {
     const r = results.memory

@@ -2,8 +2,8 @@
  * The least an in-memory store keeping the store contract's guarantees does per request: the
  * bench's lower bound for storage work (issue 14), beside MemoryStore on the same world.
  *
- * What it keeps: every lookup the contract has, each one map read; copies handed out (a caller
- * cannot change what is stored); an erase of the room and its discussions, to any depth, with
+ * What it keeps: every lookup the contract has, each one map read; new objects handed out,
+ * holding the fields the plugin and its hooks read (a caller cannot change what is stored); an erase of the room and its discussions, to any depth, with
  * everything they hold, that is all or nothing (undone if it fails part way) and happens once
  * (it is synchronous: JavaScript runs it to its end before anything else).
  * What it leaves out is what only MemoryStore's own API needs: imports that replace any document
@@ -30,6 +30,13 @@ interface RoomEntry {
 }
 
 const keyOf = (uids: readonly string[]): string => directRoomKey(uids).join('\u0000')
+
+// What a lookup hands out: new objects holding what the plugin and its hooks read
+// (docs/store-contract.md), the least copying that still keeps the stored documents the store's.
+const list = (values: string[] | undefined): string[] | undefined => values === undefined ? undefined : [...values]
+const userOut = ({ _id, username, roles, active }: User): User => ({ _id, username, roles: list(roles), active })
+const roomOut = ({ _id, t, uids, usernames, federated, prid }: Room): Room => ({ _id, t, uids: list(uids), usernames: list(usernames), federated, prid })
+const subscriptionOut = ({ _id, rid, t, u, roles }: Subscription): Subscription => ({ _id, rid, t, u: { ...u }, roles: list(roles) })
 
 export class MinimalStore implements ImDeleteStore {
   readonly #users = new Map<string, { user: User, tokens: Buffer[] }>()
@@ -72,7 +79,7 @@ export class MinimalStore implements ImDeleteStore {
     if (entry === undefined) return null
     const wanted = Buffer.from(hashedToken)
     const held = entry.tokens.some((token) => token.length === wanted.length && timingSafeEqual(token, wanted))
-    return held && entry.user.active !== false ? copy(entry.user) : null
+    return held && entry.user.active !== false ? userOut(entry.user) : null
   }
 
   async findUser (idOrUsername: string): Promise<User | null> {
@@ -148,16 +155,16 @@ export class MinimalStore implements ImDeleteStore {
 
   #user (idOrUsername: string): User | null {
     const user = this.#users.get(idOrUsername)?.user ?? this.#byUsername.get(idOrUsername)
-    return user === undefined ? null : copy(user)
+    return user === undefined ? null : userOut(user)
   }
 
   #room (roomId: string): Room | null {
     const entry = this.#rooms.get(roomId)
-    return entry === undefined ? null : copy(entry.room)
+    return entry === undefined ? null : roomOut(entry.room)
   }
 
   #subscription (roomId: string, userId: string): Subscription | null {
     const sub = this.#rooms.get(roomId)?.subscriptions.find((s) => s.u?._id === userId)
-    return sub === undefined ? null : copy(sub)
+    return sub === undefined ? null : subscriptionOut(sub)
   }
 }

@@ -31,6 +31,7 @@ function noopStore (): ImDeleteStore {
     findRoomById: async () => room,
     findDirectRoom: async () => null,
     findSubscription: async () => subscription,
+    findNamed: async () => ({ user: null, room, subscription }),
     eraseRoom: async () => erased
   }
 }
