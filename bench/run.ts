@@ -46,8 +46,8 @@ const PLAN = values.quick
   : {
       http: { rounds: 7, amount: 30_000, warmup: 5_000, connections: 16, messages: 2 },
       memory: { requests: 200_000, connections: 16, messages: 2 },
-      pgHttp: { rounds: 7, amount: 3_000, amountRejected: 20_000, warmup: 600, connections: 16, poolSize: 10 },
-      erase: { sizes: [1_000, 10_000, 100_000], reps: [21, 15, 7] },
+      pgHttp: { rounds: 11, amount: 3_000, amountRejected: 20_000, warmup: 600, connections: 16, poolSize: 10 },
+      erase: { sizes: [1_000, 10_000, 100_000], reps: [41, 21, 7] },
       lookups: { sizes: [10_000, 1_000_000], samples: 5_000 }
     }
 

@@ -148,20 +148,43 @@ for (const backend of all) {
     await t.rejects(store.migrate(), { message: /newer than this release/ }, 'a schema from a later release')
   })
 
-  on('finding a room by id or a DM by its members is an index scan', async (t, { fresh, query }) => {
+  on('finding a room by id (alone or with the key\'s user and subscription) or a DM by its members is an index scan', async (t, { fresh, query }) => {
     const { store, schema, teardown } = await fresh()
     t.teardown(teardown)
     // Enough rooms that the planner chooses by real row counts, not because the table is tiny.
     const rooms: Room[] = Array.from({ length: 10_000 }, (_, i) => ({ _id: `room-${i}`, t: 'd', uids: [`user-${i}`, `user-${i + 1}`] }))
     await store.import({ rooms })
     await query(`ANALYZE ${schema}.rooms`)
-    for (const [method, args] of [['findRoomById', ['room-12345']], ['findDirectRoom', [['user-12346', 'user-12345']]]] as const) {
+    for (const [method, args] of [['findRoomById', ['room-12345']], ['findNamed', ['room-12345', 'user-12345']], ['findDirectRoom', [['user-12346', 'user-12345']]]] as const) {
       const [{ Plan: plan }] = await store.explain(method, args as any) as any
       const scans = nodes(plan).filter((node) => node['Relation Name'] === 'rooms').map((node) => node['Node Type'])
       t.same(scans, ['Index Scan'], `${method}: ${scans.join(', ')}`)
     }
     const [{ Plan: measured }] = await store.explain('findDirectRoom', [['user-1', 'user-2']], { analyze: true }) as any
     t.equal(measured['Actual Rows'], 1, 'EXPLAIN ANALYZE runs the lookup: one room found')
+  })
+
+  on('room ids with quotes, backslashes and replacement patterns are erased like any other, with or without documents', async (t, { fresh }) => {
+    const { store, teardown } = await fresh()
+    t.teardown(teardown)
+    const odd = ["it's", 'back\\slash', '"dq"', '$& $1::text[]', "'); DROP TABLE rooms; --"]
+    for (const documents of [false, true]) {
+      const rid = odd.join(documents ? ' | ' : ' ')
+      const disc = `${rid} / discussion`
+      await store.import({
+        rooms: [{ _id: rid, t: 'd', uids: ['a', 'b'] }, { _id: disc, t: 'p', prid: rid }],
+        subscriptions: [{ _id: `${rid} s`, rid, u: { _id: 'a' } }, { _id: `${disc} s`, rid: disc, u: { _id: 'b' } }],
+        messages: [{ _id: `${rid} m`, rid }, { _id: `${disc} m`, rid: disc }],
+        readReceipts: [{ _id: `${rid} r`, rid, messageId: `${rid} m`, userId: 'b' }]
+      })
+      const result = await store.eraseRoom(rid, { documents })
+      t.same(result?.removed, { messages: 2, subscriptions: 2, uploads: 0, readReceipts: 1, discussions: 1 }, `documents: ${String(documents)}: the counts`)
+      t.same(result?.rooms.map((room) => room._id), documents ? [rid, disc] : [], `documents: ${String(documents)}: the rooms handed back`)
+      t.equal(await store.findRoomById(rid), null, `documents: ${String(documents)}: the room is gone`)
+      t.equal(await store.findRoomById(disc), null, `documents: ${String(documents)}: its discussion too`)
+    }
+    const dump = await store.dump()
+    t.same([dump.rooms, dump.subscriptions, dump.messages, dump.readReceipts].map((docs) => docs.length), [0, 0, 0, 0], 'nothing left, and every table still there')
   })
 
   on('a statement failing mid-erase leaves every row in place', async (t, { fresh, query }) => {

@@ -98,6 +98,7 @@ export function faultyOptions (backend: Backend, fault: Fault): { pool: PgPoolLi
         const client = await pool.connect()
         const wrapped: PgClientLike = {
           query: faulty(client, fault).query,
+          escapeLiteral: (value) => client.escapeLiteral(value),
           release: (destroy) => { client.release(destroy) },
           on: (event, listener) => client.on(event, listener),
           off: (event, listener) => client.off(event, listener)

@@ -32,6 +32,21 @@ export function statement (text: string, { prepare = true } = {}): Statement {
 /** A connection the store runs its fixed statements on, prepared or not as the options say. */
 export interface Runner extends Sql {
   run: (statement: Statement, params: unknown[]) => Result
+  /**
+   * Runs statements whose one parameter, `$1::text[]`, is the same list of ids, and resolves to
+   * the rows each changed. On pg in one round trip: one simple query, the ids written into it
+   * as literals (pg's `escapeLiteral`), so each statement is planned for them as before.
+   */
+  counts: (statements: readonly Statement[], ids: readonly string[]) => Promise<number[]>
+}
+
+const IDS_PARAMETER = '$1::text[]'
+
+/** The statements one after another: what a connection without a batch runs. */
+async function countsApart (run: Runner['run'], statements: readonly Statement[], ids: readonly string[]): Promise<number[]> {
+  const counts: number[] = []
+  for (const statement of statements) counts.push((await run(statement, [ids])).rowCount as number)
+  return counts
 }
 
 /**
@@ -46,6 +61,8 @@ type ErrorListener = (err: Error) => void
 
 /** The part of a `pg` pool's client the store uses; `pg`'s `PoolClient` is one. */
 export interface PgClientLike extends PgSql {
+  /** A string as an SQL literal, quotes (and backslashes) escaped: pg's own. */
+  escapeLiteral: (value: string) => string
   release: (destroy?: boolean) => void
   on: (event: 'error', listener: ErrorListener) => unknown
   off: (event: 'error', listener: ErrorListener) => unknown
@@ -161,7 +178,19 @@ function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<vo
         client.on('error', ignoreConnectionError)
         listening.add(client)
       }
-      const sql: Runner = { query: async (text, params) => await client.query(text, params), run: runner(client, prepared) }
+      const run = runner(client, prepared)
+      const sql: Runner = {
+        query: async (text, params) => await client.query(text, params),
+        run,
+        async counts (statements, ids) {
+          if (statements.length === 1) return await countsApart(run, statements, ids)
+          // Every statement is fixed text of the store's; the ids are the only values, as literals.
+          const list = `ARRAY[${ids.map((id) => client.escapeLiteral(id)).join(', ')}]::text[]`
+          const text = statements.map((statement) => statement.text.replaceAll(IDS_PARAMETER, () => list)).join(';\n')
+          const results = await client.query(text) as unknown as Array<{ rowCount: number }>
+          return results.map((result) => result.rowCount)
+        }
+      }
       try {
         await client.query(begin(bounds))
         const result = await work(sql)
@@ -190,7 +219,10 @@ function ownedPoolDriver (connectionString: string, onError: ErrorListener, prep
 }
 
 // PGlite's query() parses and plans every statement afresh (an unnamed one each time): no names to give.
-const textOf = (sql: Sql): Runner => ({ query: async (text, params) => await sql.query(text, params), run: async (s, values) => await sql.query(s.text, values) })
+function textOf (sql: Sql): Runner {
+  const run: Runner['run'] = async (s, values) => await sql.query(s.text, values)
+  return { query: async (text, params) => await sql.query(text, params), run, counts: async (statements, ids) => await countsApart(run, statements, ids) }
+}
 
 function pgliteDriver (db: PGliteLike): Driver {
   return {

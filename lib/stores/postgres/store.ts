@@ -323,20 +323,23 @@ export class PostgresStore implements ImDeleteStore {
       const { roomIds, uploads } = locked
       // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms.
       // Documents come back only when someone will read them; the rest is counted by the server.
-      const removed = async (step: { count: Statement, docs: Statement }): Promise<{ docs: any[], count: number }> => {
-        if (!documents) return { docs: [], count: (await sql.run(step.count, [roomIds])).rowCount as number }
-        const { rows } = await sql.run(step.docs, [roomIds])
-        return { docs: rows.map((row) => decode(row.doc)), count: rows.length }
+      const discussions = roomIds.length - 1
+      if (!documents) {
+        // Counts only: the four deletes in one round trip.
+        const [messages, subscriptions, readReceipts] = await sql.counts(
+          [statements.messages, statements.subscriptions.count, statements.readReceipts, statements.rooms.count], roomIds)
+        return { rooms: [], uploads: [], subscriptions: [], removed: { messages, subscriptions, uploads: uploads.count, readReceipts, discussions } }
       }
-      const messages = (await sql.run(statements.messages, [roomIds])).rowCount as number
-      const subscriptions = await removed(statements.subscriptions)
-      const readReceipts = (await sql.run(statements.readReceipts, [roomIds])).rowCount as number
-      const rooms = await removed(statements.rooms)
+      const removed = async (step: Statement): Promise<any[]> => (await sql.run(step, [roomIds])).rows.map((row) => decode(row.doc))
+      const [messages] = await sql.counts([statements.messages], roomIds)
+      const subscriptions = await removed(statements.subscriptions.docs)
+      const [readReceipts] = await sql.counts([statements.readReceipts], roomIds)
+      const rooms = await removed(statements.rooms.docs)
       return {
-        rooms: rooms.docs,
+        rooms,
         uploads: uploads.docs,
-        subscriptions: subscriptions.docs,
-        removed: { messages, subscriptions: subscriptions.count, uploads: uploads.count, readReceipts, discussions: roomIds.length - 1 }
+        subscriptions,
+        removed: { messages, subscriptions: subscriptions.length, uploads: uploads.count, readReceipts, discussions }
       }
     }, this.#bounds)
   }
