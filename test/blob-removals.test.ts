@@ -2,7 +2,7 @@
 // fails and comes back is retried by the sweeps until each blob is removed; a blob failing past
 // the retry period is given up, logged at error level, and forgotten.
 import t, { type Test } from 'tap'
-import { BODIES, IM_DELETE, build, captureLogs } from './helpers/app.js'
+import { BODIES, IM_DELETE, build, captureLogs, faulty } from './helpers/app.js'
 import { within } from './helpers/child.js'
 import { ALICEBOB_TREE, authHeaders, fixture } from './helpers/fixture.js'
 import { pglite, server } from './helpers/postgres.js'
@@ -49,4 +49,19 @@ t.test('a blob still failing after the retry period is given up, logged and forg
   const given = lines.filter(({ msg }) => msg === "im.delete: blob removal given up; remove this upload's blob by hand")
   t.same(given.map(({ level, uploadId }) => ({ level, uploadId })).sort((a, b) => a.uploadId < b.uploadId ? -1 : 1),
     ALICEBOB_TREE.uploads.map((uploadId) => ({ level: 50, uploadId })), 'each named at error level, with its upload')
+})
+
+t.test('a store failing to list the pending removals: the sweep logs it, and tries again later', async (t) => {
+  const { store, teardown } = await backend.fresh()
+  t.teardown(teardown)
+  let listed = 0
+  const failing = faulty(store, { pendingBlobs: () => { listed++; throw new Error('connection reset while listing') } })
+  const { logger, lines } = captureLogs()
+  const { app } = await build({ store: failing, fastify: { logger }, fileStore: { remove: () => {} } })
+  t.teardown(async () => { await app.close() })
+  const failed = async (): Promise<boolean> => lines.some(({ msg }) => msg === 'im.delete: pending blob removals failed; retried later')
+  await within(30_000, 'a failing sweep', until(failed))
+  t.match(lines.find(({ msg }) => msg === 'im.delete: pending blob removals failed; retried later'), { level: 50, failed: 1, err: { message: 'connection reset while listing' } },
+    'logged once per sweep, with what failed')
+  t.ok(listed >= 1, 'the store was asked')
 })
