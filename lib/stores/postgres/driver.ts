@@ -33,20 +33,20 @@ export function statement (text: string, { prepare = true } = {}): Statement {
 export interface Runner extends Sql {
   run: (statement: Statement, params: unknown[]) => Result
   /**
-   * Runs statements whose one parameter, `$1::text[]`, is the same list of ids, and resolves to
-   * the rows each changed. On pg in one round trip: one simple query, the ids written into it
-   * as literals (pg's `escapeLiteral`), so each statement is planned for them as before.
+   * Runs two or more statements whose one parameter, `$1::text[]`, is the same list of ids, in order, and
+   * resolves to each one's result. On pg in one round trip: one simple query, the ids written
+   * into it as literals (pg's `escapeLiteral`), so each statement is planned for them as before.
    */
-  counts: (statements: readonly Statement[], ids: readonly string[]) => Promise<number[]>
+  batch: (statements: readonly Statement[], ids: readonly string[]) => Promise<Array<{ rows: any[], rowCount?: number | null }>>
 }
 
 const IDS_PARAMETER = '$1::text[]'
 
 /** The statements one after another: what a connection without a batch runs. */
-async function countsApart (run: Runner['run'], statements: readonly Statement[], ids: readonly string[]): Promise<number[]> {
-  const counts: number[] = []
-  for (const statement of statements) counts.push((await run(statement, [ids])).rowCount as number)
-  return counts
+async function batchApart (run: Runner['run'], statements: readonly Statement[], ids: readonly string[]): Promise<Array<{ rows: any[], rowCount?: number | null }>> {
+  const results = []
+  for (const statement of statements) results.push(await run(statement, [ids]))
+  return results
 }
 
 /**
@@ -182,13 +182,11 @@ function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<vo
       const sql: Runner = {
         query: async (text, params) => await client.query(text, params),
         run,
-        async counts (statements, ids) {
-          if (statements.length === 1) return await countsApart(run, statements, ids)
+        async batch (statements, ids) {
           // Every statement is fixed text of the store's; the ids are the only values, as literals.
           const list = `ARRAY[${ids.map((id) => client.escapeLiteral(id)).join(', ')}]::text[]`
           const text = statements.map((statement) => statement.text.replaceAll(IDS_PARAMETER, () => list)).join(';\n')
-          const results = await client.query(text) as unknown as Array<{ rowCount: number }>
-          return results.map((result) => result.rowCount)
+          return await client.query(text) as unknown as Array<{ rows: any[], rowCount: number }>
         }
       }
       try {
@@ -221,7 +219,7 @@ function ownedPoolDriver (connectionString: string, onError: ErrorListener, prep
 // PGlite's query() parses and plans every statement afresh (an unnamed one each time): no names to give.
 function textOf (sql: Sql): Runner {
   const run: Runner['run'] = async (s, values) => await sql.query(s.text, values)
-  return { query: async (text, params) => await sql.query(text, params), run, counts: async (statements, ids) => await countsApart(run, statements, ids) }
+  return { query: async (text, params) => await sql.query(text, params), run, batch: async (statements, ids) => await batchApart(run, statements, ids) }
 }
 
 function pgliteDriver (db: PGliteLike): Driver {

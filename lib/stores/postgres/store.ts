@@ -321,25 +321,25 @@ export class PostgresStore implements ImDeleteStore {
       const locked = await lockTree(sql, statements, roomId, documents, recording)
       if (locked === null) return null
       const { roomIds, uploads } = locked
-      // Rocket.Chat's order: uploads, messages, subscriptions, read receipts, then the rooms.
-      // Documents come back only when someone will read them; the rest is counted by the server.
-      const discussions = roomIds.length - 1
-      if (!documents) {
-        // Counts only: the four deletes in one round trip.
-        const [messages, subscriptions, readReceipts] = await sql.counts(
-          [statements.messages, statements.subscriptions.count, statements.readReceipts, statements.rooms.count], roomIds)
-        return { rooms: [], uploads: [], subscriptions: [], removed: { messages, subscriptions, uploads: uploads.count, readReceipts, discussions } }
-      }
-      const removed = async (step: Statement): Promise<any[]> => (await sql.run(step, [roomIds])).rows.map((row) => decode(row.doc))
-      const [messages] = await sql.counts([statements.messages], roomIds)
-      const subscriptions = await removed(statements.subscriptions.docs)
-      const [readReceipts] = await sql.counts([statements.readReceipts], roomIds)
-      const rooms = await removed(statements.rooms.docs)
+      // Rocket.Chat's order: uploads (above), messages, subscriptions, read receipts, then the
+      // rooms, in one round trip. Documents come back only when someone will read them; the
+      // rest is counted by the server.
+      const [messages, subscriptions, readReceipts, rooms] = await sql.batch(documents
+        ? [statements.messages, statements.subscriptions.docs, statements.readReceipts, statements.rooms.docs]
+        : [statements.messages, statements.subscriptions.count, statements.readReceipts, statements.rooms.count], roomIds)
+      const docs = (result: { rows: any[] }): any[] => documents ? result.rows.map((row) => decode(row.doc)) : []
+      const removedSubscriptions = docs(subscriptions)
       return {
-        rooms,
+        rooms: docs(rooms),
         uploads: uploads.docs,
-        subscriptions,
-        removed: { messages, subscriptions: subscriptions.length, uploads: uploads.count, readReceipts, discussions }
+        subscriptions: removedSubscriptions,
+        removed: {
+          messages: messages.rowCount as number,
+          subscriptions: documents ? removedSubscriptions.length : subscriptions.rowCount as number,
+          uploads: uploads.count,
+          readReceipts: readReceipts.rowCount as number,
+          discussions: roomIds.length - 1
+        }
       }
     }, this.#bounds)
   }
