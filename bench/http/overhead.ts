@@ -1,5 +1,5 @@
 import { ServerChild, type Sample } from '../support/child.js'
-import { median, round } from '../support/stats.js'
+import { median, ratioVerdict, round } from '../support/stats.js'
 import { load, type LoadResult } from './load.js'
 import { PATHS, type PathSpec } from './paths.js'
 
@@ -129,19 +129,14 @@ export async function measureOverhead (settings: OverheadSettings, log: (line: s
         ratios.push(p.rps / f.rps)
         log(`http: ${path.key} round ${r + 1}/${rounds}: floor ${Math.round(f.rps)} req/s, plugin ${Math.round(p.rps)} req/s, ratio ${(p.rps / f.rps).toFixed(3)}`)
       }
-      const target = TARGETS[path.key] ?? null
-      const ratio = round(median(ratios), 3)
       paths.push({
         path: path.key,
         label: path.label,
         status: path.status,
         floor: medians(floorRuns),
         plugin: medians(pluginRuns),
-        ratio,
-        ratios: ratios.map((r) => round(r, 3)),
-        cpuRatio: round(median(floorRuns.map((r) => r.cpuUsPerRequest)) / median(pluginRuns.map((r) => r.cpuUsPerRequest)), 3),
-        target,
-        met: target === null ? null : ratio >= target
+        ...ratioVerdict(ratios, TARGETS[path.key] ?? null),
+        cpuRatio: round(median(floorRuns.map((r) => r.cpuUsPerRequest)) / median(pluginRuns.map((r) => r.cpuUsPerRequest)), 3)
       })
     }
   } finally {

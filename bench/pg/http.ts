@@ -13,7 +13,7 @@ import { ADMIN } from '../http/dataset.js'
 import { load } from '../http/load.js'
 import { PATHS, type PathSpec } from '../http/paths.js'
 import { ServerChild, type Sample } from '../support/child.js'
-import { median, round } from '../support/stats.js'
+import { median, ratioVerdict, round } from '../support/stats.js'
 import { q } from './hand-sql.js'
 import { storeOwner } from './owners.js'
 import { analyze, dropSchema, freshSchema, SCHEMA_PREFIX } from './schemas.js'
@@ -191,19 +191,15 @@ export async function measurePgHttp (pool: pg.Pool, url: string, settings: PgHtt
         log(`pg-http: ${path.key} round ${r + 1}/${rounds}: hand ${Math.round(hand.rps)}, plugin ${Math.round(plugin.rps)}, unprepared ${Math.round(pluginUnprepared.rps)} req/s; ` +
           `pg CPU µs/req ${hand.pgCpuUs.toFixed(0)} / ${plugin.pgCpuUs.toFixed(0)} / ${pluginUnprepared.pgCpuUs.toFixed(0)}`)
       }
-      const target = PG_HTTP_TARGETS[path.key] ?? null
-      const ratio = round(median(ratios), 3)
+      const unprepared = ratioVerdict(unpreparedRatios, null)
       paths.push({
         path: path.key,
         label: path.label,
         status: path.status,
         sides: { hand: medians(runs.hand), plugin: medians(runs.plugin), pluginUnprepared: medians(runs.pluginUnprepared) },
-        ratio,
-        ratios: ratios.map((x) => round(x, 3)),
-        unpreparedRatio: round(median(unpreparedRatios), 3),
-        unpreparedRatios: unpreparedRatios.map((x) => round(x, 3)),
-        target,
-        met: target === null ? null : ratio >= target
+        ...ratioVerdict(ratios, PG_HTTP_TARGETS[path.key] ?? null),
+        unpreparedRatio: unprepared.ratio,
+        unpreparedRatios: unprepared.ratios
       })
     }
     return {

@@ -31,3 +31,9 @@ export function linearFit (points: ReadonlyArray<[number, number]>): { slope: nu
 export const round = (value: number, digits = 2): number => Number.isFinite(value) ? Number(value.toFixed(digits)) : value
 
 export const mib = (bytes: number): number => round(bytes / 1024 / 1024, 1)
+
+/** A side-by-side comparison's verdict: the median of per-round ratios, those ratios, and whether it meets its target (a floor). */
+export function ratioVerdict (ratios: readonly number[], target: number | null): { ratio: number, ratios: number[], target: number | null, met: boolean | null } {
+  const ratio = round(median(ratios), 3)
+  return { ratio, ratios: ratios.map((x) => round(x, 3)), target, met: target === null ? null : ratio >= target }
+}
