@@ -145,6 +145,15 @@ export interface CaseOptions {
 
 export type Case = (check: Check, open: Open, options: CaseOptions) => Promise<void>
 
+/** Erases one room (by kit id) of a fresh target: checks the result, and that exactly `tree` went. The target, for more checks. */
+async function eraseAndCompare (check: Check, open: Open, kitRoom: string, tree: Tree, documents: boolean, message: string): Promise<Opened> {
+  const o = await open()
+  const before = await o.rows()
+  checkResult(check, o, await o.store.eraseRoom(o.id('room', kitRoom), documents ? undefined : { documents: false }), tree, documents)
+  sameRows(check, o, await o.rows(), minusTree(o, before, tree), message)
+  return o
+}
+
 export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'livechat' | 'findNamed', run: Case }> = {
   loginToken: {
     needs: 'loginTokens',
@@ -255,10 +264,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
   },
   eraseTree: {
     async run (check, open) {
-      const o = await open()
-      const before = await o.rows()
-      checkResult(check, o, await o.store.eraseRoom(o.id('room', 'alicebob')), TREE, true)
-      sameRows(check, o, await o.rows(), minusTree(o, before, TREE), 'exactly the DM and its tree are gone')
+      const o = await eraseAndCompare(check, open, 'alicebob', TREE, true, 'exactly the DM and its tree are gone')
       check.same(await o.store.findRoomById(o.id('room', 'disc-1-1')), null, 'the nested discussion is no longer found')
       check.same(await o.store.findDirectRoom([o.id('user', 'alice'), o.id('user', 'bob')]), null, 'the DM is no longer found by its members')
       check.same(await o.store.findSubscription(o.id('room', 'alicebob'), o.id('user', 'alice')), null, 'nor its subscriptions')
@@ -266,10 +272,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
   },
   eraseCounts: {
     async run (check, open) {
-      const o = await open()
-      const before = await o.rows()
-      checkResult(check, o, await o.store.eraseRoom(o.id('room', 'alicebob'), { documents: false }), TREE, false)
-      sameRows(check, o, await o.rows(), minusTree(o, before, TREE), 'exactly the DM and its tree are gone')
+      await eraseAndCompare(check, open, 'alicebob', TREE, false, 'exactly the DM and its tree are gone')
     }
   },
   eraseSmall: {
@@ -285,10 +288,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
   },
   eraseDiscussion: {
     async run (check, open) {
-      const o = await open()
-      const before = await o.rows()
-      checkResult(check, o, await o.store.eraseRoom(o.id('room', 'disc-1')), DISC_TREE, true)
-      sameRows(check, o, await o.rows(), minusTree(o, before, DISC_TREE), 'the discussion and its own discussion are gone; the DM and its own content stay')
+      await eraseAndCompare(check, open, 'disc-1', DISC_TREE, true, 'the discussion and its own discussion are gone; the DM and its own content stay')
     }
   },
   eraseGone: {
