@@ -45,6 +45,9 @@ function decode (text: string): any {
   return text.includes('"$date"') ? JSON.parse(text, reviveDate) : JSON.parse(text)
 }
 
+/** A scalar subquery's document: null when it found none. */
+const decodeOrNull = (text: string | null): any => text === null ? null : decode(text)
+
 const stringOrNull = (value: unknown): string | null => typeof value === 'string' ? value : null
 
 /** The documents of one collection, checked like the memory store does; a later `_id` replaces an earlier one. */
@@ -310,8 +313,7 @@ export class PostgresStore implements ImDeleteStore {
 
   async findNamed (key: string, subscriberId?: string): Promise<Named> {
     const { rows: [row] } = await this.#driver.lookup(...this.#lookups.findNamed(key, subscriberId), this.#bounds)
-    const parsed = (text: string | null): any => text === null ? null : decode(text)
-    return { user: parsed(row.user), room: parsed(row.room), subscription: parsed(row.subscription) }
+    return { user: decodeOrNull(row.user), room: decodeOrNull(row.room), subscription: decodeOrNull(row.subscription) }
   }
 
   async eraseRoom (roomId: string, { documents = true, recordBlobs = false }: EraseOptions = {}): Promise<EraseResult | null> {
