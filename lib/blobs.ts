@@ -11,6 +11,30 @@ import type { Upload } from './types.js'
  */
 export const BLOB_RETRY = { first: 1000, longest: 300_000, giveUpAfter: 86_400_000, page: 100 }
 
+/** At most `limit` tasks at once; the others wait their turn, in order. */
+export class Concurrency {
+  readonly #limit: number
+  #active = 0
+  readonly #waiting: Array<() => void> = []
+
+  constructor (limit: number) {
+    this.#limit = limit
+  }
+
+  async run<T> (task: () => Promise<T>): Promise<T> {
+    if (this.#active < this.#limit) this.#active++
+    else await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+    try {
+      return await task()
+    } finally {
+      // The slot goes straight to the next task waiting, if any.
+      const next = this.#waiting.shift()
+      if (next !== undefined) next()
+      else this.#active--
+    }
+  }
+}
+
 /** A store that keeps blob removals across restarts (PostgresStore does). */
 export type DurableBlobStore = ImDeleteStore & Required<Pick<ImDeleteStore, 'pendingBlobs' | 'blobRemoved'>>
 

@@ -10,10 +10,11 @@ import {
   NotAllowedError,
   UsernameMissingError
 } from './errors.js'
-import { BlobRemovals, keepsBlobs } from './blobs.js'
+import { BlobRemovals, Concurrency, keepsBlobs } from './blobs.js'
 import { logFailure } from './log.js'
 import type { HasPermission } from './permissions.js'
-import { directRoomKey, type ImDeleteStore, type Named } from './store.js'
+import { PurgeRunner, type PurgeSettings } from './purge.js'
+import { directRoomKey, type EraseOptions, type ImDeleteStore, type Named } from './store.js'
 import type { Caller, RemovedCounts, RemovedSubscription, Room, Subscription, Upload, User } from './types.js'
 
 export type EraseTarget = { roomId: string } | { username: string }
@@ -31,11 +32,25 @@ export interface AfterEraseContext {
   rooms: Room[]
   /** Every subscription removed (the discussions' too): whom to tell the rooms are gone. */
   subscriptions: RemovedSubscription[]
+  /**
+   * True when the DM was too big to erase before the answer: it is gone for every reader, and its
+   * content is being purged behind the answer. `removed` then counts only the subscriptions and
+   * the discussions; `onAfterPurge` gets the whole erase's counts once the purge is done.
+   */
+  purging: boolean
+}
+
+export interface AfterPurgeContext {
+  /** The DM whose purge finished (in whichever process finished it). */
+  roomId: string
+  /** What the whole erase removed, the discussions' content included. */
+  removed: RemovedCounts
 }
 
 /** Resolve to `false` to veto the erase (Rocket.Chat's Apps "prevent" hook). */
 export type BeforeEraseHook = (context: BeforeEraseContext) => boolean | void | Promise<boolean | void>
 export type AfterEraseHook = (context: AfterEraseContext) => void | Promise<void>
+export type AfterPurgeHook = (context: AfterPurgeContext) => void | Promise<void>
 
 /** Where file blobs live: called after the database part of an erase has committed. */
 export interface FileStore {
@@ -53,9 +68,11 @@ export interface EraserOptions {
   hasPermission: HasPermission
   onBeforeErase: BeforeEraseHook[]
   onAfterErase: AfterEraseHook[]
+  onAfterPurge: AfterPurgeHook[]
   fileStore?: FileStore
   /** How long a hook may take before it is given up on, in milliseconds. */
   hookTimeout: number
+  purge: PurgeSettings
 }
 
 /** `findNamed`'s answer from the three lookups it stands for, at once. */
@@ -87,13 +104,27 @@ export class DirectMessageEraser {
   readonly #pending = new Set<Promise<void>>()
   /** Blob removals the store records, so that they survive this process; null when it does not. */
   readonly #blobs: BlobRemovals | null
+  /** Every blob removal of this process goes through it: at most `purge.blobConcurrency` at once. */
+  readonly #removals: Concurrency
+  /** Big erases finished behind the answer; null when the store cannot purge. */
+  readonly #purges: PurgeRunner | null
 
   constructor (options: EraserOptions) {
     this.#options = options
-    const { store, fileStore, hookTimeout } = options
+    const { store, fileStore, hookTimeout, purge } = options
+    this.#removals = new Concurrency(purge.blobConcurrency)
     this.#blobs = fileStore !== undefined && keepsBlobs(store)
-      ? new BlobRemovals(store, async (upload) => { await bounded('fileStore.remove', hookTimeout, () => fileStore.remove(upload)) })
+      ? new BlobRemovals(store, async (upload) => { await this.#removals.run(async () => { await bounded('fileStore.remove', hookTimeout, () => fileStore.remove(upload)) }) })
       : null
+    this.#purges = store.purge === undefined
+      ? null
+      : new PurgeRunner({
+        steps: store.purge,
+        settings: purge,
+        recordBlobs: this.#blobs !== null,
+        removeBlobs: async (uploads, roomId, log) => { await this.#removeBlobs(uploads, roomId, log) },
+        finished: async (roomId, removed, log) => { await this.#afterPurge(roomId, removed, log) }
+      })
   }
 
   async erase (user: Caller, target: EraseTarget, log: FastifyBaseLogger): Promise<void> {
@@ -116,27 +147,41 @@ export class DirectMessageEraser {
 
     // Nothing registered to run after the erase: the store need not hand documents back.
     const afterwards = this.#options.fileStore !== undefined || this.#options.onAfterErase.length > 0
-    const result = await store.eraseRoom(room._id, this.#blobs === null ? { documents: afterwards } : { documents: afterwards, recordBlobs: true })
+    const options: EraseOptions = { documents: afterwards }
+    if (this.#blobs !== null) options.recordBlobs = true
+    if (this.#purges !== null) options.batchSize = this.#options.purge.batchSize
+    const result = await store.eraseRoom(room._id, options)
     if (result === null) throw new InvalidRoomError()
 
-    log.info({ imDelete: { roomId: room._id, userId: user._id, username: user.username, removed: result.removed } }, 'im.delete: DM erased')
+    const purging = result.purging === true
+    const audit = { roomId: room._id, userId: user._id, username: user.username, removed: result.removed }
+    if (purging) {
+      log.info({ imDelete: { ...audit, purging } }, 'im.delete: DM hidden; its content is purged behind the answer')
+      this.#purges?.wake()
+    } else {
+      log.info({ imDelete: audit }, 'im.delete: DM erased')
+    }
     if (!afterwards) return
     const { removed, rooms, subscriptions, uploads } = result
-    this.#track(this.#afterErase({ room, user, removed, rooms, subscriptions }, uploads, log))
+    this.#track(this.#afterErase({ room, user, removed, rooms, subscriptions, purging }, uploads, log))
+  }
+
+  /** Starts the work that outlives requests: recorded blob removals, pending purges (what a crash or an outage left). */
+  start (log: FastifyBaseLogger): void {
+    this.#blobs?.start(log)
+    this.#purges?.start(log)
+  }
+
+  /** Waits for the after-erase tasks started so far, then stops the background work after the step in progress. */
+  async stop (): Promise<void> {
+    await this.drain()
+    await this.#purges?.stop()
+    await this.#blobs?.stop()
   }
 
   /** Resolves once every after-erase task started so far has settled. */
   async drain (): Promise<void> {
     await Promise.all(this.#pending)
-  }
-
-  /** Starts finishing the blob removals the store recorded (what a crash or an outage left). */
-  resumeBlobRemovals (log: FastifyBaseLogger): void {
-    this.#blobs?.start(log)
-  }
-
-  async stopBlobRemovals (): Promise<void> {
-    await this.#blobs?.stop()
   }
 
   /**
@@ -183,29 +228,40 @@ export class DirectMessageEraser {
     return { room, subscription, exists: false }
   }
 
-  async #afterErase (context: AfterEraseContext, uploads: Upload[], log: FastifyBaseLogger): Promise<void> {
-    const { fileStore, onAfterErase, hookTimeout } = this.#options
-    const run = async (name: string, hook: () => unknown): Promise<void> => {
-      try {
-        await bounded(name, hookTimeout, hook)
-      } catch (err) {
-        logFailure(log, err, { roomId: context.room._id }, `im.delete: ${name} failed after the erase`)
-      }
+  /** Runs a hook after the answer: bounded in time, its failure logged, never thrown. */
+  async #run (log: FastifyBaseLogger, roomId: string, name: string, hook: () => unknown): Promise<void> {
+    try {
+      await bounded(name, this.#options.hookTimeout, hook)
+    } catch (err) {
+      logFailure(log, err, { roomId }, `im.delete: ${name} failed after the erase`)
     }
+  }
+
+  /** Removes the blobs of uploads the store removed (and committed), at most `blobConcurrency` at once in this process. */
+  async #removeBlobs (uploads: Upload[], roomId: string, log: FastifyBaseLogger): Promise<void> {
+    const { fileStore } = this.#options
+    if (fileStore === undefined) return
+    await Promise.all(uploads.map(async (upload) => this.#blobs === null
+      ? await this.#removals.run(async () => { await this.#run(log, roomId, 'fileStore.remove', () => fileStore.remove(upload)) })
+      : await this.#blobs.removeNow(upload, log, roomId)))
+  }
+
+  async #afterErase (context: AfterEraseContext, uploads: Upload[], log: FastifyBaseLogger): Promise<void> {
+    const { fileStore, onAfterErase } = this.#options
+    const roomId = context.room._id
+    const removeAvatar = fileStore?.removeAvatar
     // Side by side: a hook need not wait for the blobs (nor for their bookkeeping in the store).
     await Promise.all([
-      ...(fileStore === undefined
-        ? []
-        : [
-            ...uploads.map(async (upload) => this.#blobs === null
-              ? await run('fileStore.remove', () => fileStore.remove(upload))
-              : await this.#blobs.removeNow(upload, log, context.room._id)),
-            ...(fileStore.removeAvatar === undefined
-              ? []
-              : context.rooms.map((room) => run('fileStore.removeAvatar', () => fileStore.removeAvatar?.(room))))
-          ]),
-      ...onAfterErase.map((hook) => run('onAfterErase', () => hook(context)))
+      this.#removeBlobs(uploads, roomId, log),
+      ...(removeAvatar === undefined ? [] : context.rooms.map(async (room) => { await this.#run(log, roomId, 'fileStore.removeAvatar', () => removeAvatar.call(fileStore, room)) })),
+      ...onAfterErase.map(async (hook) => { await this.#run(log, roomId, 'onAfterErase', () => hook(context)) })
     ])
+  }
+
+  /** A purge finished here: the audit line with what the whole erase removed, then the hooks. */
+  async #afterPurge (roomId: string, removed: RemovedCounts, log: FastifyBaseLogger): Promise<void> {
+    log.info({ imDelete: { roomId, removed } }, 'im.delete: DM purged')
+    await Promise.all(this.#options.onAfterPurge.map(async (hook) => { await this.#run(log, roomId, 'onAfterPurge', () => hook({ roomId, removed })) }))
   }
 
   #track (task: Promise<void>): void {

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthenticate, type Authenticate, type LoginTokenLookup } from './auth.js'
-import { DirectMessageEraser, type AfterEraseHook, type BeforeEraseHook, type FileStore } from './erase.js'
+import { DirectMessageEraser, type AfterEraseHook, type AfterPurgeHook, type BeforeEraseHook, type FileStore } from './erase.js'
 import { InvalidOptionError } from './errors.js'
 import { createHasPermission, type HasPermission, type PermissionTable } from './permissions.js'
 import { RATE_LIMIT_DEFAULTS, createLimiter, type RateLimitSettings } from './rate-limit.js'
+import { PURGE_DEFAULTS, type PurgeSettings } from './purge.js'
 import { imDeleteRoutes } from './routes.js'
 import { STORE_METHODS, type ImDeleteStore } from './store.js'
 
@@ -25,8 +26,18 @@ export interface ImDeleteOptions {
   onBeforeErase?: BeforeEraseHook | BeforeEraseHook[]
   /** Called after each erase, once the response no longer waits; failures are logged. */
   onAfterErase?: AfterEraseHook | AfterEraseHook[]
+  /**
+   * Called once a DM too big to erase before its answer is fully purged, with what the whole
+   * erase removed; in whichever process finished the purge. Failures are logged.
+   */
+  onAfterPurge?: AfterPurgeHook | AfterPurgeHook[]
   /** Removes file blobs (and avatars) after the erase has committed. */
   fileStore?: FileStore
+  /**
+   * How big erases finish behind their answer (stores with `purge`, such as PostgresStore and
+   * MemoryStore), and how many blob removals run at once. Defaults: `{ batchSize: 5000, pause: 0, blobConcurrency: 16, poll: 10000 }`.
+   */
+  purge?: Partial<PurgeSettings>
   /** Milliseconds a hook may run before it is given up on. Default 10000. */
   hookTimeout?: number
   /** Largest accepted body, in bytes. Default 65536. */
@@ -37,6 +48,7 @@ const DEFAULTS = { prefix: '/api/v1', hookTimeout: 10_000, bodyLimit: 65_536 }
 
 const isFunction = (value: unknown): value is (...args: any[]) => unknown => typeof value === 'function'
 const isPositiveInteger = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) > 0
+const isWholeNumber = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0
 
 function check (ok: boolean, option: string, requirement: string): void {
   if (!ok) throw new InvalidOptionError(option, requirement)
@@ -60,6 +72,17 @@ function checkRateLimit (rateLimit: unknown): RateLimitSettings | null {
     'rateLimit.redis', 'must be an ioredis client')
   check(settings.nameSpace === undefined || typeof settings.nameSpace === 'string', 'rateLimit.nameSpace', 'must be a string')
   check(settings.skipOnError === undefined || typeof settings.skipOnError === 'boolean', 'rateLimit.skipOnError', 'must be a boolean')
+  return settings
+}
+
+function checkPurge (purge: unknown): PurgeSettings {
+  if (purge === undefined) return PURGE_DEFAULTS
+  check(purge !== null && typeof purge === 'object', 'purge', 'must be an object')
+  const settings = { ...PURGE_DEFAULTS, ...purge as Partial<PurgeSettings> }
+  check(isPositiveInteger(settings.batchSize), 'purge.batchSize', 'must be a positive integer (rows)')
+  check(isWholeNumber(settings.pause), 'purge.pause', 'must be a whole number of milliseconds')
+  check(isPositiveInteger(settings.blobConcurrency), 'purge.blobConcurrency', 'must be a positive integer')
+  check(isPositiveInteger(settings.poll), 'purge.poll', 'must be a positive integer (milliseconds)')
   return settings
 }
 
@@ -93,13 +116,15 @@ const imDeletePlugin: FastifyPluginAsync<ImDeleteOptions> = async function imDel
     hasPermission,
     onBeforeErase: hookList('onBeforeErase', options.onBeforeErase),
     onAfterErase: hookList('onAfterErase', options.onAfterErase),
+    onAfterPurge: hookList('onAfterPurge', options.onAfterPurge),
     fileStore,
-    hookTimeout
+    hookTimeout,
+    purge: checkPurge(options.purge)
   })
 
-  // Blob removals a crash or a blob-storage outage left: finished by the plugin, not the host.
-  fastify.addHook('onReady', async () => { eraser.resumeBlobRemovals(fastify.log) })
-  fastify.addHook('onClose', async () => { await eraser.stopBlobRemovals() })
+  // Purges and blob removals a crash or an outage left: finished by the plugin, not the host.
+  fastify.addHook('onReady', async () => { eraser.start(fastify.log) })
+  fastify.addHook('onClose', async () => { await eraser.stop() })
 
   await fastify.register(imDeleteRoutes, {
     prefix,

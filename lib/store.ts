@@ -1,4 +1,4 @@
-import type { EraseResult, Room, Subscription, Upload, User } from './types.js'
+import type { EraseResult, RemovedCounts, Room, Subscription, Upload, User } from './types.js'
 
 /** What the caller of `eraseRoom` will read from its result. */
 export interface EraseOptions {
@@ -14,6 +14,48 @@ export interface EraseOptions {
    * transaction, until `blobRemoved` is called for it. Default `false`.
    */
   recordBlobs?: boolean
+  /**
+   * Given only to a store with `purge`: when the room and its discussions hold more than this
+   * many rows of one kind (messages, uploads, read receipts), the store must not erase them in
+   * this call. It hides the rooms instead, in one short transaction (no lookup finds them or
+   * their subscriptions, which it removes), records a pending purge in that same transaction,
+   * and resolves with `purging: true`; `purge.step` removes the rest. Without it, or with fewer
+   * rows, the erase is whole, as always.
+   */
+  batchSize?: number
+}
+
+/** What one `purge.step` is asked to do. */
+export interface PurgeStepOptions {
+  /** The most rows of each kind the step removes. */
+  batchSize: number
+  /** As `EraseOptions.recordBlobs`: record each upload removed as a pending blob removal, in the step's transaction. */
+  recordBlobs?: boolean
+}
+
+/** What one `purge.step` did. */
+export interface PurgeStep {
+  /** The id of the room whose erase this purge finishes. */
+  roomId: string
+  /** The upload records this step removed: their blobs are now to be removed. */
+  uploads: Upload[]
+  /**
+   * Null while rows of the purge are left. Once the step removed the last of them and the rooms,
+   * and forgot the purge: what the whole erase removed, the hiding included.
+   */
+  finished: RemovedCounts | null
+}
+
+/** Optional: erases too big for one short transaction finish behind the answer (docs/store-contract.md). */
+export interface PurgeSteps {
+  /**
+   * Removes one batch of one pending purge in one short transaction: up to `batchSize` rows of
+   * each kind that belong to its rooms (rows written into them after the hiding too). A step that
+   * finds nothing left removes the rooms and forgets the purge. Resolves to null when no purge is
+   * pending, or every pending one is being stepped by another caller right now: two callers at
+   * once never remove the same row. A step that fails changes nothing; the next step resumes.
+   */
+  step (options: PurgeStepOptions): Promise<PurgeStep | null>
 }
 
 /** What one body key names: `findNamed`'s answer. */
@@ -82,6 +124,12 @@ export interface ImDeleteStore {
   pendingBlobs? (limit: number, after?: string): Promise<PendingBlob[]>
   /** Optional, with `pendingBlobs`: the upload's blob is removed; forget it (no error if unknown). */
   blobRemoved? (uploadId: string): Promise<void>
+  /**
+   * Optional: big erases are hidden at once and purged in batches (see `EraseOptions.batchSize`).
+   * Pending purges must survive the process: any process running the plugin on the same
+   * storage takes them up.
+   */
+  readonly purge?: PurgeSteps
 }
 
 /** The methods every store must have, whatever the plugin's options. */

@@ -107,4 +107,10 @@ export interface EraseResult {
   uploads: Upload[]
   /** The subscriptions removed, the discussions' included: at least `_id`, `rid` and `u`. */
   subscriptions: RemovedSubscription[]
+  /**
+   * True when the store hid the rooms and left their content to `purge.step` (see
+   * `EraseOptions.batchSize`): `removed` then counts only the subscriptions and the discussions,
+   * and `uploads` is empty; the uploads come from the purge's steps.
+   */
+  purging?: boolean
 }

@@ -5,7 +5,8 @@ import { CASES, storeConformance, type KitOptions, type KitTarget, type TapLike 
 import { documentTarget, sqlTarget, type FaultyMemoryStore } from './helpers/kit-targets.js'
 import {
   EmptyNotNullMemory, ForgetsDiscussionsMemory, LetsDeactivatedInMemory, NoRollbackMemory, SqlMutant, SupersetDirectMemory,
-  NamedAnySubscriberMemory, NamedUsernameFirstMemory, UsernameFirstMemory, type SqlFlaws
+  NamedAnySubscriberMemory, NamedUsernameFirstMemory, UsernameFirstMemory, SeesPurgingMemory, FinishesEarlyMemory, RepeatsUploadsMemory,
+  NeverHidesMemory, type SqlFlaws
 } from './helpers/mutants.js'
 import { pglite, server, type Backend } from './helpers/postgres.js'
 
@@ -43,18 +44,22 @@ t.test('document-store mutants over MemoryStore', async (t) => {
     ['an empty result, not null, for a room not there', EmptyNotNullMemory, ['eraseGone']],
     ['findUser by username before _id', UsernameFirstMemory, ['user']],
     ['findNamed by username before _id', NamedUsernameFirstMemory, ['named']],
-    ["findNamed hands back another member's subscription", NamedAnySubscriberMemory, ['named']]
+    ["findNamed hands back another member's subscription", NamedAnySubscriberMemory, ['named']],
+    ['finds a DM being purged', SeesPurgingMemory, ['purge']],
+    ['says a purge is finished with rows left', FinishesEarlyMemory, ['purge', 'purgeRace']],
+    ['hands an upload out twice', RepeatsUploadsMemory, ['purge', 'purgeRace']],
+    ['has purge but never hides', NeverHidesMemory, ['purge', 'purgeRace']]
   ]
   // One process, no race to lose: one round of the race cases says all they can.
   for (const [name, Store, caught] of mutants) await expectCaught(t, name, memory(Store), caught, { raceRounds: 1 })
 })
 
-const sql = (backend: Backend, flaws: SqlFlaws, migrateTo?: number) => async () =>
-  await sqlTarget(backend, (options, schema) => new SqlMutant(options, schema, flaws), { migrateTo })
+const sql = (backend: Backend, flaws: SqlFlaws, foreignKeys = true) => async () =>
+  await sqlTarget(backend, (options, schema) => new SqlMutant(options, schema, flaws), { foreignKeys })
 
-// Migration 2 has no foreign keys (a host schema without them): a forgotten row stays where the
-// kit can see it, instead of failing the rooms' DELETE.
-const NO_FOREIGN_KEYS = 2
+// A host schema without foreign keys: a forgotten row stays where the kit can see it, instead of
+// failing the rooms' DELETE.
+const NO_FOREIGN_KEYS = false
 
 t.test('SQL mutants on PGlite', async (t) => {
   const db = await pglite(t)

@@ -38,6 +38,8 @@ function withoutTokens (store: FaultyMemoryStore): ImDeleteStore {
   }
 }
 
+const NO_PURGE = 'the store has no purge (optional: every erase is then whole, in one transaction)'
+
 t.test('cases a store does not support are reported by name, and the world it loads leaves them out', async (t) => {
   const loaded: Dataset[] = []
   const { failures, comments, report } = await collect({
@@ -53,12 +55,16 @@ t.test('cases a store does not support are reported by name, and the world it lo
   t.same(report.notApplicable, [
     { title: CASES.loginToken, reason: 'the store has no findUserByLoginToken (supports.loginTokens)' },
     { title: CASES.livechat, reason: "supports.roomTypes lacks 'l'" },
-    { title: CASES.named, reason: NO_FIND_NAMED }
-  ], 'the three cases are not applicable, each with why')
+    { title: CASES.named, reason: NO_FIND_NAMED },
+    { title: CASES.purge, reason: NO_PURGE },
+    { title: CASES.purgeRace, reason: NO_PURGE }
+  ], 'the five cases are not applicable, each with why')
   t.same(comments.filter((line) => line.startsWith('not applicable: ')), [
     `not applicable: ${CASES.loginToken} (the store has no findUserByLoginToken (supports.loginTokens))`,
     `not applicable: ${CASES.livechat} (supports.roomTypes lacks 'l')`,
-    `not applicable: ${CASES.named} (${NO_FIND_NAMED})`
+    `not applicable: ${CASES.named} (${NO_FIND_NAMED})`,
+    `not applicable: ${CASES.purge} (${NO_PURGE})`,
+    `not applicable: ${CASES.purgeRace} (${NO_PURGE})`
   ], 'and said, by name')
   t.equal(report.ran.includes(CASES.loginToken), false, 'not run')
   t.ok(loaded.length > 0 && loaded.every((world) => !world.rooms?.some((room) => room.t === 'l') && !world.messages?.some((m) => m.rid === 'livechat')),

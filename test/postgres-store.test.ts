@@ -97,21 +97,20 @@ for (const backend of all) {
       message: "PostgresStore: a document in 'uploads' names a room (rid) that is neither in the store nor in this import; nothing was imported (Key (rid)=(gone) is not present in table \"rooms\".)",
       cause: { code: '23503' }
     }, 'import says which collection and which room')
+    await store.migrate()
     t.equal(await store.findRoomById('new-room'), null, 'and adds nothing')
     t.equal((await store.eraseRoom('alicebob'))?.removed.discussions, 2, 'a DM with discussions is erased under the keys')
     t.equal((await store.eraseRoom('old-disc'))?.removed.discussions, 0, 'an orphaned discussion can still be erased')
   })
 
-  on('migrate() from version 3 to 4 adds the pending blob removals; an erase asked to records its uploads there', async (t, { fresh }) => {
+  on('migrate() from version 3 adds the pending blob removals; an erase asked to records its uploads there', async (t, { fresh }) => {
     const { store, teardown } = await fresh(false)
     t.teardown(teardown)
     await store.migrate({ to: 3 })
     await store.import(fixture())
-    t.same((await store.eraseRoom('self-alice', { recordBlobs: true }))?.removed.messages, 1, 'before it, an erase asked to record blobs still erases')
-    t.same(await store.pendingBlobs(10), [], 'and nothing is pending: there is nowhere to record it')
     const before = await store.dump()
     await store.migrate()
-    t.equal(await store.schemaVersion(), 4, 'upgraded')
+    t.equal(await store.schemaVersion(), SCHEMA_VERSION, 'upgraded')
     t.same(await store.dump(), before, 'the data is untouched')
     t.same(await store.pendingBlobs(10), [], 'nothing pending')
     const started = Date.now()

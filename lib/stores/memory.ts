@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
-import { directRoomKey, type ImDeleteStore, type Named } from '../store.js'
-import type { Dataset, Dump, EraseResult, Message, ReadReceipt, Room, Subscription, Upload, User } from '../types.js'
+import { directRoomKey, type EraseOptions, type ImDeleteStore, type Named, type PurgeStep, type PurgeSteps } from '../store.js'
+import type { Dataset, Dump, EraseResult, Message, ReadReceipt, RemovedCounts, Room, Subscription, Upload, User } from '../types.js'
 
 /** The collections an erase removes from, in Rocket.Chat's order; rooms go last. */
 export const ERASE_ORDER = ['uploads', 'messages', 'subscriptions', 'readReceipts', 'rooms'] as const
@@ -61,6 +61,15 @@ function requireId (collection: string, doc: unknown): void {
   }
 }
 
+/** The kinds of rows a purge step removes, and the counts each adds to. */
+const PURGED = [['uploads', 'uploads'], ['messages', 'messages'], ['readReceipts', 'readReceipts'], ['subscriptions', 'subscriptions']] as const
+
+/** A hidden erase whose rows are still to go: its rooms (the erased one first) and what went so far. */
+interface Purge {
+  roomIds: string[]
+  removed: RemovedCounts
+}
+
 /** A user with the hashes of its login tokens as bytes, ready for a constant-time comparison. */
 interface UserEntry {
   user: User
@@ -107,6 +116,11 @@ export class MemoryStore implements ImDeleteStore {
   #rooms = new Map<string, RoomEntry>()
   /** DM ids by member set, in the order stored: imported data can hold two DMs with one member set. */
   #directRooms = new Map<string, Set<string>>()
+  /** Rooms being purged: out of every index, found by no lookup; their rows go in steps. */
+  #hidden = new Map<string, RoomEntry>()
+  #purges = new Map<string, Purge>()
+  /** Big erases are hidden at once and purged in steps, each a bounded piece of work. */
+  readonly purge: PurgeSteps = { step: async ({ batchSize }) => this.#step(batchSize) }
   /** Where each room-owned document lives, so an import can replace it by `_id`. */
   #roomOf: Record<RoomOwned, Map<string, RoomEntry>> = {
     uploads: new Map(),
@@ -126,7 +140,8 @@ export class MemoryStore implements ImDeleteStore {
 
   /** A copy of everything, each collection sorted by `_id`. */
   async dump (): Promise<Dump> {
-    const entries = [...this.#rooms.values()]
+    // Rooms being purged are still stored, until their purge's last step.
+    const entries = [...this.#rooms.values(), ...this.#hidden.values()]
     const owned = (name: RoomOwned): any[] =>
       entries.flatMap((entry) => [...entry.owned[name]?.values() ?? []]).map(copy).sort(byId)
     return {
@@ -190,10 +205,11 @@ export class MemoryStore implements ImDeleteStore {
     return null
   }
 
-  async eraseRoom (roomId: string): Promise<EraseResult | null> {
+  async eraseRoom (roomId: string, { batchSize }: EraseOptions = {}): Promise<EraseResult | null> {
     const entry = this.#rooms.get(roomId)
     if (entry === undefined) return null
     const roomIds = this.#withDiscussions(roomId, entry)
+    if (batchSize !== undefined && this.#holdsMore(roomIds, batchSize)) return this.#hide(roomIds)
     const undo: UndoLog = []
     const removed = {} as Record<EraseCollection, Array<Room | RoomOwnedDoc>>
     try {
@@ -217,14 +233,62 @@ export class MemoryStore implements ImDeleteStore {
     }
   }
 
+  /** Whether the rooms hold more than `limit` rows of one kind. */
+  #holdsMore (roomIds: readonly string[], limit: number): boolean {
+    const entries = roomIds.map((id) => this.#rooms.get(id) as RoomEntry)
+    return (['messages', 'uploads', 'readReceipts'] as const).some((kind) =>
+      entries.reduce((total, entry) => total + (entry.owned[kind]?.size ?? 0), 0) > limit)
+  }
+
+  /** Takes the rooms out of every index and removes their subscriptions: from now on, a purge. */
+  #hide (roomIds: string[]): EraseResult {
+    const entries = roomIds.map((id) => this.#rooms.get(id) as RoomEntry)
+    const subscriptions = this.removeDocuments('subscriptions', roomIds, []) as Subscription[]
+    for (const entry of [...entries].reverse()) {
+      this.#unlink(entry)
+      this.#hidden.set(entry.room._id, entry)
+    }
+    const removed = { messages: 0, subscriptions: subscriptions.length, uploads: 0, readReceipts: 0, discussions: roomIds.length - 1 }
+    this.#purges.set(roomIds[0], { roomIds, removed: { ...removed } })
+    return { rooms: entries.map((entry) => entry.room), uploads: [], subscriptions, removed, purging: true }
+  }
+
+  /** Up to `batchSize` rows of each kind of the oldest purge; its end once none is left. All or nothing. */
+  #step (batchSize: number): PurgeStep | null {
+    const [first] = this.#purges
+    if (first === undefined) return null
+    const [roomId, purge] = first
+    const undo: UndoLog = []
+    const step: PurgeStep = { roomId, uploads: [], finished: null }
+    let short = true
+    try {
+      for (const [collection, count] of PURGED) {
+        const removed = this.removeDocuments(collection, purge.roomIds, undo, batchSize)
+        if (collection === 'uploads') step.uploads = removed as Upload[]
+        purge.removed[count] += removed.length
+        undo.push(() => { purge.removed[count] -= removed.length })
+        short &&= removed.length < batchSize
+      }
+    } catch (err) {
+      for (const action of undo.reverse()) action()
+      throw err
+    }
+    if (short) {
+      for (const id of purge.roomIds) this.#hidden.delete(id)
+      this.#purges.delete(roomId)
+      step.finished = purge.removed
+    }
+    return step
+  }
+
   /**
    * One step of an erase: removes a collection's documents that belong to the given rooms,
    * logging how to put each change back in `undo` as it makes it. Subclasses may wrap it (to
    * inject faults in tests); a throw, even after some changes, rolls the whole erase back.
    */
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): Array<Room | RoomOwnedDoc> {
-    // Every room of an erase is there until this step: rooms go last.
-    const entries = roomIds.map((id) => this.#rooms.get(id) as RoomEntry)
+  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit = Infinity): Array<Room | RoomOwnedDoc> {
+    // Every room of an erase is there until this step: rooms go last; a purge's rooms are hidden.
+    const entries = roomIds.map((id) => this.#rooms.get(id) ?? this.#hidden.get(id) as RoomEntry)
     if (collection === 'rooms') {
       // Discussions before the rooms they belong to: each leaves its parent's index while that is
       // still there, and the undo, newest first, puts every parent back before its discussions.
@@ -235,19 +299,38 @@ export class MemoryStore implements ImDeleteStore {
       return entries.map((entry) => entry.room)
     }
     const removed: RoomOwnedDoc[] = []
+    const roomOf = this.#roomOf[collection]
     for (const entry of entries) {
       const docs = entry.owned[collection]
       if (docs === undefined) continue
-      const roomOf = this.#roomOf[collection]
-      entry.owned[collection] = undefined
+      if (docs.size <= limit - removed.length) {
+        // All of the room's: the map goes as a whole.
+        entry.owned[collection] = undefined
+        for (const [docId, doc] of docs) {
+          roomOf.delete(docId)
+          removed.push(doc)
+        }
+        undo.push(() => {
+          entry.owned[collection] = docs
+          for (const docId of docs.keys()) roomOf.set(docId, entry)
+        })
+        continue
+      }
+      const taken: RoomOwnedDoc[] = []
       for (const [docId, doc] of docs) {
+        if (removed.length === limit) break
+        docs.delete(docId)
         roomOf.delete(docId)
         removed.push(doc)
+        taken.push(doc)
       }
       undo.push(() => {
-        entry.owned[collection] = docs
-        for (const docId of docs.keys()) roomOf.set(docId, entry)
+        for (const doc of taken) {
+          docs.set(doc._id, doc)
+          roomOf.set(doc._id, entry)
+        }
       })
+      break
     }
     return removed
   }

@@ -1,6 +1,6 @@
 import { hashLoginToken } from '../auth.js'
-import type { ImDeleteStore } from '../store.js'
-import type { Dataset, EraseResult, Room, Subscription, User } from '../types.js'
+import type { ImDeleteStore, PurgeStep, PurgeSteps } from '../store.js'
+import type { Dataset, EraseResult, RemovedCounts, Room, Subscription, Upload, User } from '../types.js'
 import { show, type Check } from './check.js'
 import type { KitKind, KitTarget } from './types.js'
 import { KIT_TOKENS, KIT_TREE } from './world.js'
@@ -21,7 +21,9 @@ export const CASES = {
   eraseGone: 'eraseRoom: null for a room that is not there or already erased, and nothing changes',
   atomic: 'eraseRoom is all or nothing: an erase failing after any of its writes changes nothing',
   raceErases: 'eraseRoom: of many concurrent erases of one DM, exactly one erases it and the others resolve to null',
-  raceWrite: 'eraseRoom racing a message written into the room: the erase succeeds, and no message outlives its room'
+  raceWrite: 'eraseRoom racing a message written into the room: the erase succeeds, and no message outlives its room',
+  purge: 'purge: an erase with more rows than its batchSize hides the DM at once (no lookup finds it, its subscriptions gone), then steps remove the rest to the last row, a message written meanwhile included; a step failing after any write changes nothing, and the next resumes',
+  purgeRace: 'purge: callers stepping at once never fail, never hand out one upload twice, and finish every purge exactly once'
 } as const
 
 export type RowKind = Exclude<KitKind, 'user'>
@@ -154,7 +156,39 @@ async function eraseAndCompare (check: Check, open: Open, kitRoom: string, tree:
   return o
 }
 
-export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'livechat' | 'findNamed', run: Case }> = {
+/** The kit ids of a room's tree in the world: the room, its discussions (nested) and what they hold. */
+function treeOf (world: Required<Dataset>, kitRoom: string): Tree {
+  const rooms = [kitRoom]
+  for (let i = 0; i < rooms.length; i++) {
+    for (const room of world.rooms) if (room.prid === rooms[i] && !rooms.includes(room._id)) rooms.push(room._id)
+  }
+  const of = (docs: ReadonlyArray<{ _id: string, rid: string }>): string[] => docs.filter((doc) => rooms.includes(doc.rid)).map((doc) => doc._id)
+  return { rooms, messages: of(world.messages), subscriptions: of(world.subscriptions), uploads: of(world.uploads), readReceipts: of(world.readReceipts) }
+}
+
+/** Every lookup of the plugin's, asked for each room of the tree and each member: none may find any. */
+async function unseen (check: Check, o: Opened, tree: Tree, when: string): Promise<boolean> {
+  const { store, world, id } = o
+  const found: string[] = []
+  for (const kitRoom of tree.rooms) {
+    const roomId = id('room', kitRoom)
+    if (await store.findRoomById(roomId) !== null) found.push(`findRoomById('${roomId}')`)
+    const named = await store.findNamed?.(roomId, id('user', 'alice'))
+    if (named !== undefined && named.room !== null) found.push(`findNamed('${roomId}').room`)
+  }
+  for (const kitSub of tree.subscriptions) {
+    const sub = find(world.subscriptions, kitSub)
+    if (await store.findSubscription(id('room', sub.rid), id('user', sub.u._id)) !== null) found.push(`findSubscription of '${kitSub}'`)
+  }
+  const room = find(world.rooms, tree.rooms[0])
+  if (room.t === 'd' && await store.findDirectRoom((room.uids ?? []).map((uid) => id('user', uid))) !== null) found.push('findDirectRoom of its members')
+  return check.same(found, [], `${when}: no lookup finds the rooms or their subscriptions`)
+}
+
+/** The most steps a purge of the kit's world may take at batch size 1 (a store that never finishes fails here). */
+const MAX_STEPS = 64
+
+export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'livechat' | 'findNamed' | 'purge', run: Case }> = {
   loginToken: {
     needs: 'loginTokens',
     async run (check, open) {
@@ -369,7 +403,100 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
         if (!checks.every(Boolean)) return
       }
     }
+  },
+  purge: {
+    needs: 'purge',
+    async run (check, open) {
+      const o = await open()
+      const steps = o.store.purge as PurgeSteps
+      const before = await o.rows()
+      const tree = TREE
+      if (!await hide(check, o, 'alicebob', tree)) return
+      sameRows(check, o, await o.rows(), minusTree(o, before, { ...empty([], tree.subscriptions) }), 'hidden: only its subscriptions are gone so far')
+      const uploads: Upload[] = []
+      let finished: RemovedCounts | null = null
+      let late = false
+      for (let step = 1; finished === null; step++) {
+        if (!check.ok(step <= MAX_STEPS, `the purge finishes within ${MAX_STEPS} steps of batch size 1`)) return
+        // A step failing after any of its writes (a crash, an outage) changes nothing.
+        for (let writes = 1; writes <= MAX_STEPS; writes++) {
+          const rows = await o.rows()
+          o.target.failNextErase(writes)
+          const [failed] = await Promise.allSettled([steps.step({ batchSize: 1 })])
+          if (!o.target.faultFired()) {
+            // Fewer writes than armed: the step simply went through.
+            if (failed.status === 'fulfilled' && failed.value !== null) uploads.push(...failed.value.uploads)
+            finished = failed.status === 'fulfilled' ? failed.value?.finished ?? null : null
+            if (!check.ok(failed.status === 'fulfilled' && failed.value !== null, `step ${step}: resolves to a step, not null, while the purge is pending`)) return
+            break
+          }
+          if (!(check.ok(failed.status === 'rejected', `step ${step}, a fault after write ${writes}: the step rejects`) &&
+            sameRows(check, o, await o.rows(), rows, `step ${step}, a fault after write ${writes}: no row changed`))) return
+        }
+        if (!await unseen(check, o, tree, `after step ${step}`)) return
+        if (step === 1) {
+          // As a chat server would, into the DM being purged: refused, or purged with it.
+          const written = await Promise.allSettled([o.target.writeMessage({ _id: 'm-late', rid: 'alicebob', u: { _id: 'alice' } })])
+          late = written[0].status === 'fulfilled'
+        }
+      }
+      const done = finished as RemovedCounts
+      check.same(done, { ...counts(tree), messages: tree.messages.length + Number(late) }, `the last step's finished: what the whole erase removed (the message written meanwhile ${late ? 'included' : 'refused'})`)
+      check.same(uploads.map((upload) => upload._id).sort(), sorted(tree.uploads.map((k) => o.id('upload', k))), 'the steps handed out each upload of the tree once')
+      sameRows(check, o, await o.rows(), minusTree(o, before, tree), 'every row of the tree is gone, the message written meanwhile too, nothing else')
+      check.same(await steps.step({ batchSize: 1 }), null, 'then no purge is pending: step resolves to null')
+    }
+  },
+  purgeRace: {
+    needs: 'purge',
+    async run (check, open, { raceRounds }) {
+      for (let round = 1; round <= raceRounds; round++) {
+        const o = await open()
+        const steps = o.store.purge as PurgeSteps
+        const before = await o.rows()
+        const trees = ['alicebob', 'general'].map((kitRoom) => treeOf(o.world, kitRoom))
+        const hidden = [await hide(check, o, 'alicebob', trees[0]), await hide(check, o, 'general', trees[1])]
+        if (!hidden.every(Boolean)) return
+        const taken: PurgeStep[] = []
+        const errors: string[] = []
+        const runner = async (): Promise<void> => {
+          for (let step = 0; step < MAX_STEPS; step++) {
+            const done = await steps.step({ batchSize: 1 }).catch((err: unknown) => { errors.push(String(err)); return null })
+            if (done === null) return
+            taken.push(done)
+          }
+        }
+        await Promise.all([runner(), runner(), runner()])
+        // A caller that found every pending purge busy stopped early: what is left, one caller finishes.
+        await runner()
+        const uploads = taken.flatMap((step) => step.uploads.map((upload) => upload._id)).sort()
+        const ends = taken.filter((step) => step.finished !== null)
+        const checks = [
+          check.same(errors, [], `round ${round}: no step rejects`),
+          check.same(uploads, sorted(trees.flatMap((tree) => tree.uploads.map((k) => o.id('upload', k)))), `round ${round}: each upload of both trees handed out exactly once`),
+          check.same(sorted(ends.map((step) => step.roomId)), sorted(['alicebob', 'general'].map((k) => o.id('room', k))), `round ${round}: each purge finished exactly once`),
+          check.same(ends.map((step) => step.finished).sort((a, b) => (a?.messages ?? 0) - (b?.messages ?? 0)), trees.map(counts).sort((a, b) => a.messages - b.messages), `round ${round}: with what each erase removed`),
+          sameRows(check, o, await o.rows(), minusTree(o, minusTree(o, before, trees[0]), trees[1]), `round ${round}: both trees are gone, nothing else`)
+        ]
+        if (!checks.every(Boolean)) return
+      }
+    }
   }
+}
+
+/** An erase made to purge (batch size 1: every DM of the world holding two rows of a kind is big): hidden, and checked so. */
+async function hide (check: Check, o: Opened, kitRoom: string, tree: Tree): Promise<boolean> {
+  const result = await o.store.eraseRoom(o.id('room', kitRoom), { batchSize: 1 })
+  if (!check.ok(result?.purging === true, `eraseRoom('${kitRoom}', { batchSize: 1 }) with more than one row of a kind hides it and resolves with purging: true`)) return false
+  const r = result as EraseResult
+  return [
+    check.same(r.rooms.map((room) => room._id), tree.rooms.map((kitId) => o.id('room', kitId)), 'rooms: the rooms hidden, the erased one first'),
+    check.same(sorted(r.subscriptions.map((sub) => sub._id)), sorted(tree.subscriptions.map((k) => o.id('subscription', k))), 'subscriptions: the ones removed with the hiding'),
+    check.same(r.removed, { messages: 0, uploads: 0, readReceipts: 0, subscriptions: tree.subscriptions.length, discussions: tree.rooms.length - 1 }, 'removed: the subscriptions and the discussions, nothing else yet'),
+    check.same(r.uploads, [], 'uploads: none yet (the steps hand them out)'),
+    await unseen(check, o, tree, 'hidden'),
+    check.same(await o.store.eraseRoom(o.id('room', kitRoom), { batchSize: 1 }), null, 'a second erase of it resolves to null')
+  ].every(Boolean)
 }
 
 function counts (tree: Tree): EraseResult['removed'] {

@@ -80,11 +80,13 @@ async function cases<S extends ImDeleteStore> (run: Runner, options: KitOptions<
   const probe = await create()
   const loginTokens = supports.loginTokens ?? typeof probe.store.findUserByLoginToken === 'function'
   const findNamed = typeof probe.store.findNamed === 'function'
+  const purge = typeof probe.store.purge?.step === 'function'
   await probe.teardown?.()
   const reasons = {
     loginTokens: loginTokens ? null : 'the store has no findUserByLoginToken (supports.loginTokens)',
     livechat: roomTypes.includes('l') ? null : "supports.roomTypes lacks 'l'",
-    findNamed: findNamed ? null : 'the store has no findNamed (optional: the plugin calls findUser, findRoomById and findSubscription instead)'
+    findNamed: findNamed ? null : 'the store has no findNamed (optional: the plugin calls findUser, findRoomById and findSubscription instead)',
+    purge: purge ? null : 'the store has no purge (optional: every erase is then whole, in one transaction)'
   }
   const selected = (title: string): boolean => only === undefined || only.includes(title)
 

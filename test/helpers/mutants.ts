@@ -1,5 +1,5 @@
 // Deliberately broken stores: each breaks one promise of the store contract, so the kit must fail it.
-import type { EraseOptions, EraseResult, Named, Room, User } from '../../index.js'
+import type { EraseOptions, EraseResult, Named, PurgeStep, PurgeStepOptions, Room, Upload, User } from '../../index.js'
 import type { PgPoolLike, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
 import { PostgresStore } from '../../postgres.js'
 import { FaultyMemoryStore } from './kit-targets.js'
@@ -58,6 +58,8 @@ export class SqlMutant extends PostgresStore {
 
   constructor (options: Options, schema: string, flaws: SqlFlaws) {
     super({ ...options, schema })
+    // Its erase is whole, always: it does not purge.
+    Object.defineProperty(this, 'purge', { value: undefined })
     this.#exec = execFor(options)
     this.#schema = schema
     this.#flaws = flaws
@@ -165,5 +167,48 @@ export class NamedAnySubscriberMemory extends FaultyMemoryStore {
     const named = await super.findNamed(key, subscriberId)
     const any = (await this.dump()).subscriptions.find((sub) => sub.rid === key)
     return { ...named, subscription: subscriberId === undefined || any === undefined ? named.subscription : any }
+  }
+}
+
+/** MemoryStore whose DM lookup reads every stored room, those being purged too. */
+export class SeesPurgingMemory extends FaultyMemoryStore {
+  async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
+    const key = [...new Set(uids)].sort().join()
+    return (await this.dump()).rooms.find((room) => room.t === 'd' && [...new Set(room.uids)].sort().join() === key) ?? null
+  }
+}
+
+/** Replaces a store's purge steps with `wrap` around them. */
+function wrapSteps (store: FaultyMemoryStore, wrap: (step: PurgeStep | null) => PurgeStep | null): void {
+  const steps = store.purge
+  Object.defineProperty(store, 'purge', { value: { step: async (options: PurgeStepOptions) => wrap(await steps.step(options)) } })
+}
+
+/** MemoryStore whose purge says it is finished after its first step, rows left or not. */
+export class FinishesEarlyMemory extends FaultyMemoryStore {
+  constructor () {
+    super()
+    wrapSteps(this, (step) => step === null ? null : { ...step, finished: step.finished ?? { messages: 0, subscriptions: 0, uploads: 0, readReceipts: 0, discussions: 0 } })
+  }
+}
+
+/** MemoryStore whose purge hands each step's uploads out again with the next step's. */
+export class RepeatsUploadsMemory extends FaultyMemoryStore {
+  constructor () {
+    super()
+    let last: Upload[] = []
+    wrapSteps(this, (step) => {
+      if (step === null) return null
+      const uploads = [...last, ...step.uploads]
+      last = step.uploads
+      return { ...step, uploads }
+    })
+  }
+}
+
+/** MemoryStore that erases a DM whole whatever its batch size, yet has purge: nothing is ever hidden. */
+export class NeverHidesMemory extends FaultyMemoryStore {
+  async eraseRoom (roomId: string, options?: EraseOptions): Promise<EraseResult | null> {
+    return await super.eraseRoom(roomId, { ...options, batchSize: undefined })
   }
 }

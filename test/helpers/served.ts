@@ -1,3 +1,4 @@
+import { ROOM_KEYS } from '../../lib/stores/postgres/migrations.js'
 import type { Test } from 'tap'
 import type { AfterEraseContext, Dataset, Dump, Upload } from '../../index.js'
 import type { PostgresStore } from '../../postgres.js'
@@ -20,8 +21,8 @@ export interface Served {
 }
 
 export interface ServedOptions {
-  /** Stop the schema at this version. */
-  version?: number
+  /** false: a schema without the foreign keys to rooms (a host schema without them). */
+  foreignKeys?: boolean
   /** The server's store on the schema (closed at teardown); default: a store on the backend's connections. */
   store?: (schema: string) => PostgresStore
 }
@@ -33,7 +34,10 @@ export interface ServedOptions {
 export async function served (t: Test, backend: Backend, dataset: Dataset, options: ServedOptions = {}): Promise<Served> {
   const { store: loader, schema, teardown } = await backend.fresh(false)
   t.teardown(teardown)
-  await loader.migrate({ to: options.version })
+  await loader.migrate()
+  if (options.foreignKeys === false) {
+    for (const { table, column } of ROOM_KEYS) await backend.query(`ALTER TABLE ${schema}.${table} DROP CONSTRAINT ${table}_${column}_fkey`)
+  }
   await loader.import(dataset)
   const store = options.store?.(schema) ?? loader
   t.teardown(async () => { await store.close() })

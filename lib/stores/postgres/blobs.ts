@@ -6,15 +6,6 @@ import type { Sql } from './driver.js'
 
 // The erase's uploads step that records them is one of the store's fixed statements (store.ts, eraseStatements).
 
-/**
- * Whether the schema has `pending_blobs` (version 4 or newer). A schema not yet upgraded keeps
- * working as before: blobs are then removed once, in memory, after the commit.
- */
-export async function recordsBlobs (sql: Sql, table: (name: string) => string): Promise<boolean> {
-  const { rows: [row] } = await sql.query('SELECT to_regclass($1) IS NOT NULL AS present', [table('pending_blobs')])
-  return row.present === true
-}
-
 /** Up to `limit` pending removals with an upload id after `after`, by upload id. */
 export async function pendingBlobs (sql: Sql, table: (name: string) => string, decode: (text: string) => any, limit: number, after: string): Promise<PendingBlob[]> {
   const { rows } = await sql.query(

@@ -44,6 +44,20 @@ export const MIGRATIONS: ReadonlyArray<(table: (name: string) => string) => stri
   // transaction: a process dying after the commit leaves them here, not forgotten (blobs.ts).
   (table) => [
     `CREATE TABLE ${table('pending_blobs')} (upload_id text PRIMARY KEY, doc jsonb NOT NULL, erased_at timestamptz NOT NULL DEFAULT now())`
+  ],
+  // 5: erases too big for one short transaction (purge.ts). The erase marks the rooms `purging`
+  // (no lookup finds them from then on) and records the purge, with what it removed so far; the
+  // purge's steps remove the rest in batches, then the rooms and the purge row.
+  (table) => [
+    `ALTER TABLE ${table('rooms')} ADD COLUMN purging boolean NOT NULL DEFAULT false`,
+    `CREATE TABLE ${table('purges')} (
+       room_id text PRIMARY KEY,
+       room_ids text[] NOT NULL,
+       messages bigint NOT NULL DEFAULT 0,
+       subscriptions bigint NOT NULL DEFAULT 0,
+       uploads bigint NOT NULL DEFAULT 0,
+       read_receipts bigint NOT NULL DEFAULT 0,
+       created_at timestamptz NOT NULL DEFAULT now())`
   ]
 ]
 

@@ -1,5 +1,6 @@
-import { directRoomKey, type EraseOptions, type ImDeleteStore, type Named, type PendingBlob } from '../../store.js'
-import { blobRemoved, pendingBlobs, recordsBlobs } from './blobs.js'
+import { directRoomKey, type EraseOptions, type ImDeleteStore, type Named, type PendingBlob, type PurgeSteps } from '../../store.js'
+import { blobRemoved, pendingBlobs } from './blobs.js'
+import { purgeStatements, purgeStep, type PurgeStatements } from './purge.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
 import { driverFor, quoteIdentifier, statement, waitBounds, type Driver, type PostgresStoreOptions, type Runner, type Sql, type Statement, type WaitBounds } from './driver.js'
 import { MIGRATIONS, ROOM_KEYS, SCHEMA_VERSION } from './migrations.js'
@@ -14,7 +15,7 @@ export interface ExplainOptions {
   analyze?: boolean
 }
 
-type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom' | 'pendingBlobs' | 'blobRemoved'>
+type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom' | 'pendingBlobs' | 'blobRemoved' | 'purge'>
 
 /** Each dumped collection's table, and the columns import writes to it (`jsonb_to_recordset` types). */
 const COLLECTIONS: Record<keyof Dump, { table: string, columns: Record<string, string> }> = {
@@ -73,10 +74,14 @@ function orphanRefused (err: unknown): Error | null {
     { cause: err })
 }
 
+type UploadsStep = 'count' | 'docs' | 'recording'
+
 /** The erase's fixed statements for one schema: the tree walk, and each step's delete. */
 function eraseStatements (table: (name: string) => string): {
   walk: Statement
-  uploads: { count: Statement, docs: Statement, recording: Statement }
+  /** The first delete, by what it hands back, and with the size probe (`sized`) or without. */
+  uploads: Record<UploadsStep, Statement>
+  sized: Record<UploadsStep, Statement>
   messages: Statement
   subscriptions: { count: Statement, docs: Statement }
   readReceipts: Statement
@@ -95,30 +100,40 @@ function eraseStatements (table: (name: string) => string): {
   // names one inside as its parent, or a discussion inside no longer does. Index probes, no recursion.
   const changed = `SELECT EXISTS (SELECT 1 FROM ${table('rooms')} WHERE prid = ANY($1::text[]) AND NOT (_id = ANY($1::text[])))
       OR EXISTS (SELECT 1 FROM ${table('rooms')} WHERE _id = ANY($1::text[]) AND _id <> $2 AND (prid = ANY($1::text[])) IS NOT TRUE) AS changed`
-  // The first delete carries that check (one round trip less), and deletes nothing when the set changed.
-  const uploads = (returning: string, result: string, also = ''): Statement => statement(
-    `WITH tree AS (${changed}),
-     gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) AND NOT (SELECT changed FROM tree) RETURNING ${returning})${also}
-     SELECT (SELECT changed FROM tree) AS changed, ${result}`, perCall)
+  // Whether the tree holds more than $3 rows of one kind: then it is hidden and purged, not erased here.
+  const more = (name: string): string => `(SELECT count(*) FROM (SELECT 1 FROM ${table(name)} WHERE rid = ANY($1::text[]) LIMIT $3::int + 1) s) > $3::int`
+  const big = `SELECT ${['messages', 'read_receipts', 'uploads'].map(more).join(' OR ')} AS big`
   const docs = '(SELECT coalesce(json_agg(doc ORDER BY _id), \'[]\')::text FROM gone) AS docs'
+  const results: Record<UploadsStep, { returning: string, result: string, also: string }> = {
+    count: { returning: '1', result: '(SELECT count(*) FROM gone)::int AS count', also: '' },
+    docs: { returning: '_id, doc', result: docs, also: '' },
+    // Blobs to remove after the commit are recorded with it (migration 4), so a crash cannot
+    // lose them; an upload id already pending keeps its first row.
+    recording: {
+      returning: '_id, doc',
+      result: docs,
+      also: `,
+     pending AS (INSERT INTO ${table('pending_blobs')} (upload_id, doc) SELECT _id, doc FROM gone ON CONFLICT (upload_id) DO NOTHING)`
+    }
+  }
+  // The first delete carries those checks (one round trip less), and deletes nothing when the set changed or is big.
+  const uploads = (sized: boolean): Record<UploadsStep, Statement> => Object.fromEntries(Object.entries(results).map(([key, { returning, result, also }]) => [key, statement(
+    `WITH tree AS (${changed}),${sized ? `\n     size AS (${big}),` : ''}
+     gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) AND NOT (SELECT changed FROM tree)${sized ? ' AND NOT (SELECT big FROM size)' : ''} RETURNING ${returning})${also}
+     SELECT (SELECT changed FROM tree) AS changed, ${sized ? '(SELECT big FROM size)' : 'false'} AS big, ${result}`, perCall)])) as Record<UploadsStep, Statement>
   return {
-    // The room, then its discussions breadth first (a prid cycle is walked once), each locked.
+    // The room, then its discussions breadth first (a prid cycle is walked once), each locked. A
+    // room being purged is gone: an erase that waited for its lock finds it so, and walks nothing.
     walk: statement(
       `WITH RECURSIVE tree (_id) AS (
-         SELECT _id FROM ${table('rooms')} WHERE _id = $1
+         SELECT _id FROM ${table('rooms')} WHERE _id = $1 AND NOT purging
          UNION ALL
          SELECT r._id FROM ${table('rooms')} r JOIN tree ON r.prid = tree._id
        ) SEARCH BREADTH FIRST BY _id SET ord CYCLE _id SET cyclic USING path
-       SELECT r._id FROM tree JOIN ${table('rooms')} r ON r._id = tree._id WHERE NOT tree.cyclic
+       SELECT r._id FROM tree JOIN ${table('rooms')} r ON r._id = tree._id WHERE NOT tree.cyclic AND NOT (r._id = $1 AND r.purging)
        ORDER BY tree.ord FOR UPDATE OF r`),
-    uploads: {
-      count: uploads('1', '(SELECT count(*) FROM gone)::int AS count'),
-      docs: uploads('_id, doc', docs),
-      // Blobs to remove after the commit are recorded with it (migration 4), so a crash cannot
-      // lose them; an upload id already pending keeps its first row.
-      recording: uploads('_id, doc', docs, `,
-     pending AS (INSERT INTO ${table('pending_blobs')} (upload_id, doc) SELECT _id, doc FROM gone ON CONFLICT (upload_id) DO NOTHING)`)
-    },
+    uploads: uploads(false),
+    sized: uploads(true),
     messages: count('messages', 'rid'),
     subscriptions: step('subscriptions', 'rid', '_id'),
     readReceipts: count('read_receipts', 'rid'),
@@ -128,7 +143,8 @@ function eraseStatements (table: (name: string) => string): {
 
 /**
  * Locks the room and its discussion tree, and deletes the tree's uploads: the tree's ids (the
- * room first) and the uploads removed, or null when the room is gone.
+ * room first) and the uploads removed, or null when the room is gone; `big` (nothing deleted)
+ * when the tree holds more than `batchSize` rows of one kind.
  *
  * A concurrent erase of the same room waits on the room's lock, then walks nothing: null. A row
  * added to a locked room (its foreign key takes a share lock on the room) waits for this erase
@@ -138,17 +154,16 @@ function eraseStatements (table: (name: string) => string): {
  * snapshot is taken after the locks, checks that the tree still is the set before it deletes
  * anything; only when it is not is the tree walked again.
  */
-async function lockTree (sql: Runner, statements: ReturnType<typeof eraseStatements>, roomId: string, documents: boolean, recording: boolean): Promise<{ roomIds: string[], uploads: { docs: any[], count: number } } | null> {
-  const uploads = recording ? statements.uploads.recording : documents ? statements.uploads.docs : statements.uploads.count
-  documents ||= recording
+async function lockTree (sql: Runner, statements: ReturnType<typeof eraseStatements>, roomId: string, step: UploadsStep, batchSize: number | undefined): Promise<{ roomIds: string[], big: boolean, uploads: { docs: any[], count: number } } | null> {
+  const uploads = batchSize === undefined ? statements.uploads[step] : statements.sized[step]
   for (;;) {
     const { rows: tree } = await sql.run(statements.walk, [roomId])
-    if (tree.length === 0) return null
+    if (tree.length === 0 || tree[0]._id !== roomId) return null
     const roomIds = tree.map((row) => row._id as string)
-    const { rows: [first] } = await sql.run(uploads, [roomIds, roomId])
+    const { rows: [first] } = await sql.run(uploads, batchSize === undefined ? [roomIds, roomId] : [roomIds, roomId, batchSize])
     if (first.changed === true) continue
-    const docs: any[] = documents ? decode(first.docs) : []
-    return { roomIds, uploads: { docs, count: documents ? docs.length : first.count } }
+    const docs: any[] = step === 'count' || first.big === true ? [] : decode(first.docs)
+    return { roomIds, big: first.big === true, uploads: { docs, count: step === 'count' ? first.count : docs.length } }
   }
 }
 
@@ -162,10 +177,11 @@ export class PostgresStore implements ImDeleteStore {
   readonly #bounds: WaitBounds
   readonly #schema: string
   readonly #table: (name: string) => string
-  /** Known once true: the schema has the pending blob removals (never goes back). */
-  #recordsBlobs = false
   readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [Statement, unknown[]] }
   readonly #erase: ReturnType<typeof eraseStatements>
+  readonly #purge: PurgeStatements
+  /** Big erases: hidden in the erase's transaction, then removed by steps (purge.ts). */
+  readonly purge: PurgeSteps
 
   constructor (options: PostgresStoreOptions) {
     const { schema = 'public' } = options
@@ -177,6 +193,7 @@ export class PostgresStore implements ImDeleteStore {
     this.#table = (name) => `${quoted}.${name}`
     const table = this.#table
     // Each fixed statement is built once, with its name: prepared once per connection, not planned per call.
+    // A room being purged (migration 5) is found by none of them.
     const lookup = {
       // Tokens are stored hashed: matching the hash leaks nothing that a timing attack could use.
       findUserByLoginToken: statement(
@@ -184,14 +201,15 @@ export class PostgresStore implements ImDeleteStore {
          WHERE t.user_id = $1 AND t.hashed_token = $2 AND (u.doc->'active') IS DISTINCT FROM 'false'::jsonb`),
       // By _id first: Rocket.Chat's `{ $or: [{ _id }, { username }] }`, made deterministic.
       findUser: statement(`SELECT doc::text AS doc FROM ${table('users')} WHERE _id = $1 OR username = $1 ORDER BY _id = $1 DESC LIMIT 1`),
-      findRoomById: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE _id = $1`),
-      findDirectRoom: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE t = 'd' AND member_key = $1::text[] ORDER BY _id LIMIT 1`),
+      findRoomById: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE _id = $1 AND NOT purging`),
+      findDirectRoom: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE t = 'd' AND member_key = $1::text[] AND NOT purging ORDER BY _id LIMIT 1`),
       findSubscription: statement(`SELECT doc::text AS doc FROM ${table('subscriptions')} WHERE rid = $1 AND user_id = $2 ORDER BY _id LIMIT 1`)
     }
     // The three lookups most requests start with, one round trip and one row: each as its own method's statement has it.
-    const scalar = (found: Statement): string => found.text.replace('SELECT doc::text AS doc', 'SELECT doc::text')
     const named = statement(
-      `SELECT (${scalar(lookup.findUser)}) AS user, (${scalar(lookup.findRoomById)}) AS room, (${scalar(lookup.findSubscription)}) AS subscription`)
+      `SELECT (SELECT doc::text FROM ${table('users')} WHERE _id = $1 OR username = $1 ORDER BY _id = $1 DESC LIMIT 1) AS user,
+              (SELECT doc::text FROM ${table('rooms')} WHERE _id = $1 AND NOT purging) AS room,
+              (SELECT doc::text FROM ${table('subscriptions')} WHERE rid = $1 AND user_id = $2 ORDER BY _id LIMIT 1) AS subscription`)
     this.#lookups = {
       findUserByLoginToken: (userId, hashedToken) => [lookup.findUserByLoginToken, [userId, hashedToken]],
       findUser: (idOrUsername) => [lookup.findUser, [idOrUsername]],
@@ -201,6 +219,12 @@ export class PostgresStore implements ImDeleteStore {
       findNamed: (key, subscriberId) => [named, [key, subscriberId ?? null]]
     }
     this.#erase = eraseStatements(table)
+    const purge = purgeStatements(table)
+    this.#purge = purge
+    this.purge = {
+      step: async ({ batchSize, recordBlobs = false }) =>
+        await this.#driver.transaction(async (sql) => await purgeStep(sql, purge, decode, batchSize, recordBlobs), this.#bounds)
+    }
   }
 
   /** Creates the schema, or upgrades it to this release's version; safe to run again, and from several processes. */
@@ -316,13 +340,14 @@ export class PostgresStore implements ImDeleteStore {
     return { user: decodeOrNull(row.user), room: decodeOrNull(row.room), subscription: decodeOrNull(row.subscription) }
   }
 
-  async eraseRoom (roomId: string, { documents = true, recordBlobs = false }: EraseOptions = {}): Promise<EraseResult | null> {
+  async eraseRoom (roomId: string, { documents = true, recordBlobs = false, batchSize }: EraseOptions = {}): Promise<EraseResult | null> {
     const statements = this.#erase
-    const recording = recordBlobs && await this.#hasPendingBlobs()
     return await this.#driver.transaction(async (sql) => {
-      const locked = await lockTree(sql, statements, roomId, documents, recording)
+      const locked = await lockTree(sql, statements, roomId, recordBlobs ? 'recording' : documents ? 'docs' : 'count', batchSize)
       if (locked === null) return null
       const { roomIds, uploads } = locked
+      if (locked.big) return await this.#hide(sql, roomIds)
+      documents ||= recordBlobs
       // Rocket.Chat's order: uploads (above), messages, subscriptions, read receipts, then the
       // rooms, in one round trip. Documents come back only when someone will read them; the
       // rest is counted by the server.
@@ -346,14 +371,22 @@ export class PostgresStore implements ImDeleteStore {
     }, this.#bounds)
   }
 
-  /** The blob removals erases recorded and nobody has finished yet (see `ImDeleteStore.pendingBlobs`). */
-  async pendingBlobs (limit: number, after = ''): Promise<PendingBlob[]> {
-    return await this.#hasPendingBlobs() ? await pendingBlobs(this.#driver, this.#table, decode, limit, after) : []
+  /** Hides a locked tree too big to erase in one short transaction, and records its purge. */
+  async #hide (sql: Runner, roomIds: string[]): Promise<EraseResult> {
+    const { rows: [hidden] } = await sql.run(this.#purge.hide, [roomIds, roomIds[0]])
+    const subscriptions = decode(hidden.subscriptions)
+    return {
+      rooms: decode(hidden.rooms),
+      uploads: [],
+      subscriptions,
+      removed: { messages: 0, subscriptions: subscriptions.length, uploads: 0, readReceipts: 0, discussions: roomIds.length - 1 },
+      purging: true
+    }
   }
 
-  async #hasPendingBlobs (): Promise<boolean> {
-    this.#recordsBlobs ||= await recordsBlobs(this.#driver, this.#table)
-    return this.#recordsBlobs
+  /** The blob removals erases recorded and nobody has finished yet (see `ImDeleteStore.pendingBlobs`). */
+  async pendingBlobs (limit: number, after = ''): Promise<PendingBlob[]> {
+    return await pendingBlobs(this.#driver, this.#table, decode, limit, after)
   }
 
   async blobRemoved (uploadId: string): Promise<void> {

@@ -1,0 +1,108 @@
+// Erases too big for one short transaction (migration 5): the erase hides the rooms and records
+// a purge (`hide`); steps then remove the rooms' rows in batches, each step one short transaction,
+// until nothing is left and the rooms and the purge row go too.
+import type { PurgeStep } from '../../store.js'
+import type { RemovedCounts } from '../../types.js'
+import { statement, type Runner, type Statement } from './driver.js'
+
+export interface PurgeStatements {
+  /** $1 the tree's ids (the room first), $2 the room: marks them purging, removes their subscriptions, records the purge. */
+  hide: Statement
+  /** The oldest purge no other session is stepping, locked until the step commits. */
+  claim: Statement
+  /** $1 the purge's rooms, $2 the batch size, $3 record blobs, $4 the purge: one batch of each kind, counted into the purge. */
+  batch: Statement
+  /** $1 the purge's rooms: them and every discussion below them, locked. */
+  lock: Statement
+  /** $1 every room of the purge, $2 the rooms new to it, $3 the purge: hides the new ones. */
+  widen: Statement
+  /** $1 the purge's rooms: whether any row of theirs is left. */
+  left: Statement
+  /** $1 the purge's rooms, $2 the purge: removes the rooms and forgets the purge, with its counts. */
+  finish: Statement
+}
+
+export function purgeStatements (table: (name: string) => string): PurgeStatements {
+  // Planned for the rooms given on each call, like the erase's deletes: a DM or a tree of hundreds.
+  const perCall = { prepare: false }
+  // Rows found through the `rid` index and deleted by their physical address: no second lookup by key.
+  const batchOf = (name: string, returning: string): string =>
+    `DELETE FROM ${table(name)} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table(name)} WHERE rid = ANY($1::text[]) LIMIT $2)) RETURNING ${returning}`
+  return {
+    hide: statement(
+      `WITH hidden AS (UPDATE ${table('rooms')} SET purging = true WHERE _id = ANY($1::text[]) RETURNING _id, doc),
+       gone AS (DELETE FROM ${table('subscriptions')} WHERE rid = ANY($1::text[]) RETURNING _id, doc),
+       recorded AS (INSERT INTO ${table('purges')} (room_id, room_ids, subscriptions) SELECT $2, $1::text[], count(*) FROM gone)
+       SELECT (SELECT coalesce(json_agg(doc ORDER BY array_position($1::text[], _id)), '[]')::text FROM hidden) AS rooms,
+              (SELECT coalesce(json_agg(doc ORDER BY _id), '[]')::text FROM gone) AS subscriptions`, perCall),
+    claim: statement(`SELECT room_id, room_ids FROM ${table('purges')} ORDER BY created_at, room_id LIMIT 1 FOR UPDATE SKIP LOCKED`),
+    batch: statement(
+      `WITH gone AS (${batchOf('uploads', '_id, doc')}),
+       recorded AS (INSERT INTO ${table('pending_blobs')} (upload_id, doc) SELECT _id, doc FROM gone WHERE $3::boolean ON CONFLICT (upload_id) DO NOTHING),
+       messages AS (${batchOf('messages', '1')}),
+       read_receipts AS (${batchOf('read_receipts', '1')}),
+       subscriptions AS (${batchOf('subscriptions', '1')}),
+       counts AS (SELECT (SELECT count(*) FROM messages) AS messages, (SELECT count(*) FROM gone) AS uploads,
+                         (SELECT count(*) FROM read_receipts) AS read_receipts, (SELECT count(*) FROM subscriptions) AS subscriptions),
+       counted AS (UPDATE ${table('purges')} p SET messages = p.messages + c.messages, uploads = p.uploads + c.uploads,
+                     read_receipts = p.read_receipts + c.read_receipts, subscriptions = p.subscriptions + c.subscriptions
+                   FROM counts c WHERE p.room_id = $4)
+       SELECT c.messages::int, c.uploads::int, c.read_receipts::int, c.subscriptions::int,
+              (SELECT coalesce(json_agg(doc ORDER BY _id), '[]')::text FROM gone) AS docs
+       FROM counts c`, perCall),
+    // Discussions started in a purging room after it was hidden are found here, and purged with it.
+    lock: statement(
+      `WITH RECURSIVE tree (_id) AS (
+         SELECT _id FROM ${table('rooms')} WHERE _id = ANY($1::text[])
+         UNION
+         SELECT r._id FROM ${table('rooms')} r JOIN tree ON r.prid = tree._id
+       ) SELECT r._id FROM ${table('rooms')} r WHERE r._id IN (SELECT _id FROM tree) ORDER BY r._id FOR UPDATE OF r`, perCall),
+    widen: statement(
+      `WITH hidden AS (UPDATE ${table('rooms')} SET purging = true WHERE _id = ANY($2::text[])),
+       gone AS (DELETE FROM ${table('subscriptions')} WHERE rid = ANY($2::text[]) RETURNING 1)
+       UPDATE ${table('purges')} SET room_ids = $1::text[], subscriptions = subscriptions + (SELECT count(*) FROM gone) WHERE room_id = $3`, perCall),
+    left: statement(
+      `SELECT EXISTS (SELECT 1 FROM ${table('messages')} WHERE rid = ANY($1::text[]))
+           OR EXISTS (SELECT 1 FROM ${table('uploads')} WHERE rid = ANY($1::text[]))
+           OR EXISTS (SELECT 1 FROM ${table('read_receipts')} WHERE rid = ANY($1::text[]))
+           OR EXISTS (SELECT 1 FROM ${table('subscriptions')} WHERE rid = ANY($1::text[])) AS left`, perCall),
+    finish: statement(
+      `WITH gone AS (DELETE FROM ${table('rooms')} WHERE _id = ANY($1::text[]) RETURNING 1)
+       DELETE FROM ${table('purges')} WHERE room_id = $2
+       RETURNING messages::int, subscriptions::int, uploads::int, read_receipts::int`, perCall)
+  }
+}
+
+/**
+ * One step of the oldest purge nobody else is stepping, inside the caller's transaction: a batch
+ * of each kind, and, once a batch comes back short, the end: the rooms locked (a writer into them
+ * now waits, then fails on its foreign key), any discussion started since hidden too, and, when no
+ * row is left, the rooms removed and the purge forgotten.
+ */
+export async function purgeStep (sql: Runner, statements: PurgeStatements, decode: (text: string) => any, batchSize: number, recordBlobs: boolean): Promise<PurgeStep | null> {
+  const { rows: [claimed] } = await sql.run(statements.claim, [])
+  if (claimed === undefined) return null
+  const roomId: string = claimed.room_id
+  const roomIds: string[] = claimed.room_ids
+  const { rows: [batch] } = await sql.run(statements.batch, [roomIds, batchSize, recordBlobs, roomId])
+  const step: PurgeStep = { roomId, uploads: decode(batch.docs), finished: null }
+  if (Math.max(batch.messages, batch.uploads, batch.read_receipts, batch.subscriptions) >= batchSize) return step
+  const { rows: locked } = await sql.run(statements.lock, [roomIds])
+  const tree = locked.map((row) => row._id as string)
+  const added = tree.filter((id) => !roomIds.includes(id))
+  if (added.length > 0) {
+    await sql.run(statements.widen, [[...roomIds, ...added], added, roomId])
+    return step
+  }
+  const { rows: [{ left }] } = await sql.run(statements.left, [roomIds])
+  if (left === true) return step
+  const { rows: [counts] } = await sql.run(statements.finish, [roomIds, roomId])
+  step.finished = {
+    messages: counts.messages,
+    subscriptions: counts.subscriptions,
+    uploads: counts.uploads,
+    readReceipts: counts.read_receipts,
+    discussions: tree.filter((id) => id !== roomId).length
+  } satisfies RemovedCounts
+  return step
+}
