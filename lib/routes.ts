@@ -16,7 +16,7 @@ import {
   UnauthorizedError,
   UsernameMissingError
 } from './errors.js'
-import { logFailure } from './log.js'
+import { logFailure, loggedError } from './log.js'
 import { routeDocs, swaggerTransform } from './openapi.js'
 import type { HasPermission } from './permissions.js'
 import type { Limiter } from './rate-limit.js'
@@ -155,7 +155,7 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
       count = await limiter(request)
     } catch (err) {
       if (!skipRateLimitOnError) throw err
-      request.log.warn({ err }, 'im.delete: rate-limit store failed; request let through')
+      request.log.warn({ err: loggedError(err) }, 'im.delete: rate-limit store failed; request let through')
       return
     }
     // Ours, not the plugin's hook: Rocket.Chat sends Reset as epoch milliseconds, and no Retry-After.
