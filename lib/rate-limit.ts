@@ -46,15 +46,8 @@ export interface RateLimitHit {
   ttl: number
 }
 
-/** One call counted, as `createRateLimit` reports it: what the X-RateLimit-* headers and a 429 say. */
-export interface RateLimitCount {
-  max: number
-  remaining: number
-  /** Milliseconds until the window resets. */
-  ttl: number
-  ttlInSeconds: number
-  isExceeded: boolean
-}
+/** One call counted, as `createRateLimit` reports it (`ttl` in milliseconds): what the X-RateLimit-* headers and a 429 say. */
+export interface RateLimitCount { max: number, remaining: number, ttl: number, ttlInSeconds: number, isExceeded: boolean }
 
 /** Counts one request against its route and client IP. */
 export type Limiter = (request: FastifyRequest) => Promise<RateLimitCount>
@@ -75,19 +68,18 @@ export async function createLimiter (settings: RateLimitSettings): Promise<Limit
     timeWindow,
     redis,
     nameSpace,
+    // Per route and IP as before (the same Redis keys); the plugin's default would group IPv6 clients by /64.
+    keyGenerator: (request) => `${request.routeOptions.url}|${request.ip}`,
     // The contract's store is a class the plugin constructs; a constructor returning an object
     // hands over that object. (Its `child` is for per-route options, which we never give.)
-    store: store === undefined ? undefined : function given () { return store } as unknown as FastifyRateLimitStoreCtor,
-    keyGenerator: (request) => `${request.routeOptions.url}|${request.ip}`
+    store: store === undefined ? undefined : function given () { return store } as unknown as FastifyRateLimitStoreCtor
   })
   const count = holder.createRateLimit()
   return async (request) => {
     let timer: NodeJS.Timeout | undefined
     // A client that queues commands while its server is away (ioredis's offline queue, its
     // retries) would hold every request for as long: the counter gets this long, no more.
-    const bound = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => { reject(new RateLimitTimeoutError(timeout)) }, timeout)
-    })
+    const bound = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new RateLimitTimeoutError(timeout)) }, timeout) })
     try {
       // No allowList is given: every request is counted, none is `isAllowed`.
       return await Promise.race([count(request), bound]) as RateLimitCount
