@@ -1,14 +1,44 @@
 import type { FastifyBaseLogger } from 'fastify'
 
 /**
- * Logs a failure at error level. What a store or hook throws is not ours: pino's serializer
- * itself throws on a frozen error or on one whose properties throw when read, and a log call
- * must never turn a failure into a crash (after the response nobody is left to catch it).
+ * A thrown value as a log line shows it. Only these fields: a driver attaches what it likes to
+ * its errors (PGlite the statement and its parameters, PostgreSQL a `detail` quoting key
+ * values), and a parameter may be the caller's hashed login token.
  */
-export function logFailure (log: FastifyBaseLogger, err: unknown, fields: Record<string, unknown>, msg: string): void {
+export interface LoggedError {
+  type: string
+  message?: string
+  code?: string | number
+  stack?: string
+  cause?: LoggedError
+}
+
+/** A property as read, or undefined when reading it throws (a getter of a hostile error). */
+function read (value: unknown, key: string): unknown {
   try {
-    log.error({ ...fields, err }, msg)
+    return (value as Record<string, unknown>)[key]
   } catch {
-    log.error({ ...fields, err: 'the thrown value could not be serialized' }, msg)
+    return undefined
   }
+}
+
+const text = (value: unknown): string | undefined => typeof value === 'string' ? value : undefined
+
+/** `thrown` reduced to its type, message, code, stack and (three deep) causes; never throws. */
+export function loggedError (thrown: unknown, depth = 0): LoggedError {
+  const code = read(thrown, 'code')
+  const cause = read(thrown, 'cause')
+  // A null prototype: pino's error serializer then keeps `type` as given (it names an object's constructor).
+  return Object.assign(Object.create(null), {
+    type: text(read(read(thrown, 'constructor'), 'name')) ?? (thrown === null ? 'null' : typeof thrown),
+    message: text(read(thrown, 'message')),
+    code: typeof code === 'string' || typeof code === 'number' ? code : undefined,
+    stack: text(read(thrown, 'stack')),
+    cause: cause === undefined || depth === 3 ? undefined : loggedError(cause, depth + 1)
+  })
+}
+
+/** Logs a failure at error level, the thrown value reduced by `loggedError`. */
+export function logFailure (log: FastifyBaseLogger, err: unknown, fields: Record<string, unknown>, msg: string): void {
+  log.error({ ...fields, err: loggedError(err) }, msg)
 }

@@ -131,7 +131,7 @@ const imDeletePlugin: FastifyPluginAsync<ImDeleteOptions> = async function imDel
     authenticate: options.authenticate ?? createAuthenticate(store as LoginTokenLookup),
     hasPermission,
     eraser,
-    limiter: rateLimit === null ? null : createLimiter(rateLimit),
+    limiter: rateLimit === null ? null : await createLimiter(rateLimit),
     skipRateLimitOnError: rateLimit?.skipOnError ?? RATE_LIMIT_DEFAULTS.skipOnError,
     bodyLimit
   })

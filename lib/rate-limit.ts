@@ -1,10 +1,10 @@
-import LocalStore from '@fastify/rate-limit/store/LocalStore.js'
-import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
+import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
+import Fastify, { type FastifyRequest } from 'fastify'
 import { RateLimitTimeoutError } from './errors.js'
 
 /**
- * A counter store with @fastify/rate-limit's store contract, so its stores (and any custom
- * one written for it) plug in unchanged.
+ * A counter store with @fastify/rate-limit's store contract (its `incr`), given as an instance,
+ * so a store written for that plugin plugs in unchanged.
  */
 export interface RateLimitStore {
   incr (
@@ -46,30 +46,45 @@ export interface RateLimitHit {
   ttl: number
 }
 
-export interface Limiter {
-  readonly max: number
-  hit (key: string): Promise<RateLimitHit>
-}
+/** One call counted, as `createRateLimit` reports it (`ttl` in milliseconds): what the X-RateLimit-* headers and a 429 say. */
+export interface RateLimitCount { max: number, remaining: number, ttl: number, ttlInSeconds: number, isExceeded: boolean }
+
+/** Counts one request against its route and client IP. */
+export type Limiter = (request: FastifyRequest) => Promise<RateLimitCount>
 
 export const RATE_LIMIT_DEFAULTS = { max: 10, timeWindow: 60_000, nameSpace: 'fastify-im-delete:', skipOnError: false, timeout: 1000 }
 
-export function createLimiter (settings: RateLimitSettings): Limiter {
-  const { max, timeWindow, nameSpace, timeout } = { ...RATE_LIMIT_DEFAULTS, ...settings }
-  const store: RateLimitStore = settings.store ??
-    (settings.redis !== undefined ? new RedisStore(false, false, settings.redis, nameSpace) : new LocalStore(false, false))
-  return {
+/**
+ * @fastify/rate-limit's `createRateLimit`, on a Fastify instance of its own: registered in any
+ * context of the host's, the plugin does not decorate where the host's own registration is
+ * visible, and `createRateLimit` would be the host's (its limits, its store).
+ */
+export async function createLimiter (settings: RateLimitSettings): Promise<Limiter> {
+  const { max, timeWindow, redis, nameSpace, store, timeout } = { ...RATE_LIMIT_DEFAULTS, ...settings }
+  const holder = Fastify()
+  await holder.register(rateLimit, {
+    global: false,
     max,
-    hit (key) {
-      return new Promise((resolve, reject) => {
-        // A client that queues commands while its server is away (ioredis's offline queue, its
-        // retries) would hold every request for as long: the counter gets this long, no more.
-        const timer = setTimeout(() => { reject(new RateLimitTimeoutError(timeout)) }, timeout)
-        store.incr(key, (err, result) => {
-          clearTimeout(timer)
-          if (err) reject(err)
-          else resolve(result)
-        }, timeWindow, max)
-      })
+    timeWindow,
+    redis,
+    nameSpace,
+    // Per route and IP as before (the same Redis keys); the plugin's default would group IPv6 clients by /64.
+    keyGenerator: (request) => `${request.routeOptions.url}|${request.ip}`,
+    // The contract's store is a class the plugin constructs; a constructor returning an object
+    // hands over that object. (Its `child` is for per-route options, which we never give.)
+    store: store === undefined ? undefined : function given () { return store } as unknown as FastifyRateLimitStoreCtor
+  })
+  const count = holder.createRateLimit()
+  return async (request) => {
+    let timer: NodeJS.Timeout | undefined
+    // A client that queues commands while its server is away (ioredis's offline queue, its
+    // retries) would hold every request for as long: the counter gets this long, no more.
+    const bound = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new RateLimitTimeoutError(timeout)) }, timeout) })
+    try {
+      // No allowList is given: every request is counted, none is `isAllowed`.
+      return await Promise.race([count(request), bound]) as RateLimitCount
+    } finally {
+      clearTimeout(timer)
     }
   }
 }

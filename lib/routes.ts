@@ -16,7 +16,7 @@ import {
   UnauthorizedError,
   UsernameMissingError
 } from './errors.js'
-import { logFailure } from './log.js'
+import { logFailure, loggedError } from './log.js'
 import { routeDocs, swaggerTransform } from './openapi.js'
 import type { HasPermission } from './permissions.js'
 import type { Limiter } from './rate-limit.js'
@@ -150,18 +150,17 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
 
   async function rateLimit (request: FastifyRequest, reply: FastifyReply, limiter: Limiter, caller: Caller): Promise<void> {
     if (await hasPermission(caller, 'api-bypass-rate-limit')) return
-    let hit
+    let count
     try {
-      hit = await limiter.hit(`${request.routeOptions.url}|${request.ip}`)
+      count = await limiter(request)
     } catch (err) {
       if (!skipRateLimitOnError) throw err
-      request.log.warn({ err }, 'im.delete: rate-limit store failed; request let through')
+      request.log.warn({ err: loggedError(err) }, 'im.delete: rate-limit store failed; request let through')
       return
     }
-    reply.header('x-ratelimit-limit', limiter.max)
-    reply.header('x-ratelimit-remaining', Math.max(0, limiter.max - hit.current))
-    reply.header('x-ratelimit-reset', Date.now() + hit.ttl)
-    if (hit.current > limiter.max) throw new TooManyRequestsError(Math.ceil(hit.ttl / 1000))
+    // Ours, not the plugin's hook: Rocket.Chat sends Reset as epoch milliseconds, and no Retry-After.
+    reply.headers({ 'x-ratelimit-limit': count.max, 'x-ratelimit-remaining': count.remaining, 'x-ratelimit-reset': Date.now() + count.ttl })
+    if (count.isExceeded) throw new TooManyRequestsError(count.ttlInSeconds)
   }
 
   for (const name of ROUTE_NAMES) {

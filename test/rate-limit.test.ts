@@ -2,7 +2,7 @@ import rateLimitPlugin from '@fastify/rate-limit'
 import Fastify from 'fastify'
 import t from 'tap'
 import imDeletePlugin, { MemoryStore, type RateLimitStore } from '../index.js'
-import { BODIES, DM_DELETE, IM_DELETE, build } from './helpers/app.js'
+import { BODIES, DM_DELETE, IM_DELETE, build, captureLogs } from './helpers/app.js'
 import { authHeaders, fixture, type Who } from './helpers/fixture.js'
 
 const limited = { rateLimit: {} }
@@ -120,6 +120,24 @@ t.test('a failing counter store answers 500, or lets requests through with skipO
   const res = await call(lenient.app)
   t.equal(res.body, BODIES.invalidChannel)
   t.notOk('x-ratelimit-limit' in res.headers)
+})
+
+t.test('a failing counter store is logged without what its client attached to the error', async (t) => {
+  // ioredis puts the command and its arguments on its errors; a store of one's own may attach anything.
+  const attached = 'counter-7c1f-attached'
+  const failure = Object.assign(new Error('redis down'), { code: 'ECONNREFUSED', command: { name: 'rateLimit', args: [attached] } })
+  const store: RateLimitStore = { incr (_key, callback) { callback(failure, { current: 0, ttl: 0 }) } }
+  for (const skipOnError of [false, true]) {
+    const logs = captureLogs()
+    const { app } = await build({ rateLimit: { store, skipOnError }, fastify: { logger: logs.logger } })
+    await call(app)
+    t.match(logs.lines.filter((line) => line.level >= 40), [{
+      level: skipOnError ? 40 : 50,
+      msg: skipOnError ? 'im.delete: rate-limit store failed; request let through' : 'im.delete: request failed',
+      err: { type: 'Error', message: 'redis down', code: 'ECONNREFUSED', stack: String }
+    }], `skipOnError ${String(skipOnError)}: logged once, with its type, message, code and stack`)
+    t.notOk(logs.raw.join('').includes(attached), 'and nothing else of it')
+  }
 })
 
 t.test("a host's own @fastify/rate-limit neither limits nor counts our routes", async (t) => {
