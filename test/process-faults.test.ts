@@ -24,13 +24,15 @@ const cluster = await privateCluster(t)
 let schemas = 0
 
 /** A schema of `dataset` on the cluster and a server process on it, its blobs at `blobs`. */
-async function serverOn (t: Test, cluster: Cluster, dataset: Dataset, blobs = 'http://127.0.0.1:9/'): Promise<{ child: Child, loader: PostgresStore, env: Record<string, string> }> {
+async function serverOn (t: Test, cluster: Cluster, dataset: Dataset, blobs = 'http://127.0.0.1:9/', { more = [], purge = {} }: { more?: string[], purge?: Record<string, string> } = {}): Promise<{ child: Child, loader: PostgresStore, env: Record<string, string> }> {
   const schema = `faults_${++schemas}`
   const loader = new PostgresStore({ connectionString: cluster.url, schema })
   t.teardown(async () => { await loader.close() })
   await loader.migrate()
   await loader.import(dataset)
-  const env = { DATABASE_URL: cluster.url, SCHEMA: schema, BLOB_URL: blobs }
+  // Rows by the thousand, written by the database itself (`$schema` stands for the schema).
+  for (const statement of more) await cluster.query(statement.replaceAll('$schema', schema))
+  const env = { DATABASE_URL: cluster.url, SCHEMA: schema, BLOB_URL: blobs, ...purge }
   return { child: await startServer(t, SCRIPT, env), loader, env }
 }
 
@@ -202,6 +204,51 @@ t.test('SIGKILL during a blob-storage outage: after a restart with the storage b
   t.same([...storage.held], dataset.uploads.filter(({ _id }) => !erasedBlobs.includes(_id)).map(({ _id }) => _id), 'every blob of every erased DM removed, no other')
   await within(30_000, 'the pending removals forgotten', until(async () => (await pending()).length === 0))
   t.pass('and forgotten by the database once removed')
+  again.process.kill('SIGTERM')
+  t.same(await within(30_000, 'the server process exiting', again.exited), { code: 0, signal: null }, 'the server process shuts down cleanly')
+})
+
+t.test('SIGKILL mid-purge: a restarted server finishes the purge, every row and every blob of the DM', async (t) => {
+  if (cluster === null) return
+  const n = 20_000
+  const rows = (table: string, prefix: string, count: number): string =>
+    `INSERT INTO $schema.${table} (_id, rid, doc) SELECT '${prefix}' || g, 'alicebob', jsonb_build_object('_id', '${prefix}' || g, 'rid', 'alicebob') FROM generate_series(1, ${count}) g`
+  const uploads = Array.from({ length: n / 10 }, (_, i) => `big-up-${i + 1}`)
+  const dataset = fixture()
+  const tree = new Set(['alicebob', 'disc-1', 'disc-1-1'])
+  const treeUploads = [...uploads, ...dataset.uploads.filter(({ rid }) => tree.has(rid)).map(({ _id }) => _id)]
+  const storage = await blobStorage(t, [...treeUploads, ...dataset.uploads.filter(({ rid }) => !tree.has(rid)).map(({ _id }) => _id)])
+  storage.state.up = true
+  // Steps of 100 rows of each kind, 20 ms apart: some 200 steps, several seconds.
+  const { child, env } = await serverOn(t, cluster, dataset, storage.url, {
+    more: [rows('messages', 'big-m-', n), rows('read_receipts', 'big-rr-', n), rows('uploads', 'big-up-', n / 10)],
+    purge: { PURGE_BATCH: '100', PURGE_PAUSE: '20' }
+  })
+  const left = async (): Promise<Record<string, number>> => (await cluster.query(
+    `SELECT (SELECT count(*) FROM ${env.SCHEMA}.messages WHERE rid = ANY($1))::int AS messages,
+            (SELECT count(*) FROM ${env.SCHEMA}.read_receipts WHERE rid = ANY($1))::int AS "readReceipts",
+            (SELECT count(*) FROM ${env.SCHEMA}.uploads WHERE rid = ANY($1))::int AS uploads,
+            (SELECT count(*) FROM ${env.SCHEMA}.rooms WHERE _id = ANY($1))::int AS rooms,
+            (SELECT count(*) FROM ${env.SCHEMA}.purges)::int AS purges`, [[...tree]])).rows[0]
+
+  const answer = await post(child.base, IM_DELETE, 'admin', { roomId: 'alicebob' })
+  t.same({ status: answer.status, body: answer.body }, { status: 200, body: BODIES.success }, 'answered at once')
+  t.same((await post(child.base, IM_DELETE, 'admin', { roomId: 'alicebob' })).body, BODIES.invalidChannel, 'a second erase is refused: the DM is gone for every reader')
+  await sleep(300)
+  child.process.kill('SIGKILL')
+  t.same(await child.exited, { code: null, signal: 'SIGKILL' }, 'the server process killed mid-purge')
+  const killed = await left()
+  t.ok(killed.messages > 0 && killed.purges === 1, `rows were left, and the purge recorded (${JSON.stringify(killed)})`)
+
+  const restarted = Date.now()
+  const again = await startServer(t, SCRIPT, env)
+  await within(120_000, 'the purge finished', until(async () => (await left()).purges === 0))
+  t.comment(`the purge finished ${Date.now() - restarted} ms after the restart began (process start included)`)
+  t.same(await left(), { messages: 0, readReceipts: 0, uploads: 0, rooms: 0, purges: 0 }, 'every row of the DM and its discussions is gone')
+  await within(60_000, 'every blob of the DM removed', until(() => treeUploads.every((id) => !storage.held.has(id))))
+  t.same([...storage.held].sort(), dataset.uploads.filter(({ rid }) => !tree.has(rid)).map(({ _id }) => _id).sort(), 'every blob of the DM removed, no other')
+  await within(30_000, 'the pending removals forgotten', until(async () =>
+    (await cluster.query(`SELECT count(*)::int AS n FROM ${env.SCHEMA}.pending_blobs`)).rows[0].n === 0))
   again.process.kill('SIGTERM')
   t.same(await within(30_000, 'the server process exiting', again.exited), { code: 0, signal: null }, 'the server process shuts down cleanly')
 })
