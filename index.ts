@@ -5,7 +5,7 @@ export { plugin as imDeletePlugin }
 export type { ImDeleteOptions } from './lib/plugin.js'
 export { hashLoginToken, createAuthenticate, type Authenticate, type LoginTokenLookup } from './lib/auth.js'
 export { DEFAULT_PERMISSIONS, createHasPermission, type HasPermission, type PermissionTable } from './lib/permissions.js'
-export type { EraseOptions, ImDeleteStore, Named, PendingBlob, PurgeStep, PurgeStepOptions, PurgeSteps } from './lib/store.js'
+export type { DurableBlobs, EraseOptions, ImDeleteStore, Named, PendingBlob, PurgeStep, PurgeStepOptions, PurgeSteps } from './lib/store.js'
 export { MemoryStore, ERASE_ORDER, type EraseCollection, type UndoLog } from './lib/stores/memory.js'
 export type { RateLimitHit, RateLimitSettings, RateLimitStore, RedisClient } from './lib/rate-limit.js'
 export type { PurgeSettings } from './lib/purge.js'

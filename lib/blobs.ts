@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { logFailure } from './log.js'
-import type { ImDeleteStore, PendingBlob } from './store.js'
+import type { DurableBlobs, PendingBlob } from './store.js'
 import type { Upload } from './types.js'
 
 /**
@@ -10,6 +10,9 @@ import type { Upload } from './types.js'
  * every `longest` ms finishes what other processes left. `page`: removals read at a time.
  */
 export const BLOB_RETRY = { first: 1000, longest: 300_000, giveUpAfter: 86_400_000, page: 100 }
+
+/** Uploads whose blobs wait in memory for their removal, at most; past it they wait in the store, for a sweep. */
+const QUEUED = 10_000
 
 /** At most `limit` tasks at once; the others wait their turn, in order. */
 export class Concurrency {
@@ -35,20 +38,14 @@ export class Concurrency {
   }
 }
 
-/** A store that keeps blob removals across restarts (PostgresStore does). */
-export type DurableBlobStore = ImDeleteStore & Required<Pick<ImDeleteStore, 'pendingBlobs' | 'blobRemoved'>>
-
-export function keepsBlobs (store: ImDeleteStore): store is DurableBlobStore {
-  return typeof store.pendingBlobs === 'function' && typeof store.blobRemoved === 'function'
-}
-
 /**
- * Blob removals on a store that records them: each is tried right after its erase commits, and
- * again by sweeps (the first when the server is ready: what a crash left) until it succeeds.
- * A blob may be removed more than once (a sweep of another process, a row not yet forgotten).
+ * Blob removals on a store that records them: each batch is tried right after its erase (or
+ * purge step) commits, and again by sweeps (the first when the server is ready: what a crash
+ * left) until it succeeds. What succeeded is forgotten in one call per batch. A blob may be
+ * removed more than once (a sweep of another process, a row not yet forgotten).
  */
 export class BlobRemovals {
-  readonly #store: DurableBlobStore
+  readonly #blobs: DurableBlobs
   readonly #remove: (upload: Upload) => Promise<void>
   readonly #inFlight = new Set<string>()
   #log: FastifyBaseLogger | undefined
@@ -58,25 +55,63 @@ export class BlobRemovals {
   #failed = false
   #sweeping: Promise<void> | undefined
   #stopped = false
+  /** Removals started by `removeLater` and not yet settled, and how many uploads they hold. */
+  readonly #later = new Set<Promise<void>>()
+  #queued = 0
+  /** Recorded removals left to a sweep while the queue was full. */
+  #backlog = false
 
-  constructor (store: DurableBlobStore, remove: (upload: Upload) => Promise<void>) {
-    this.#store = store
+  constructor (blobs: DurableBlobs, remove: (upload: Upload) => Promise<void>) {
+    this.#blobs = blobs
     this.#remove = remove
   }
 
-  /** Right after the erase: removes the blob and forgets it; on failure, a sweep retries it. */
-  async removeNow (upload: Upload, log: FastifyBaseLogger, roomId: string): Promise<void> {
-    this.#inFlight.add(upload._id)
+  /** Right after the erase: removes the blobs and forgets those removed; a sweep retries the others. */
+  async removeNow (uploads: readonly Upload[], log: FastifyBaseLogger, roomId: string): Promise<void> {
+    if (uploads.length === 0) return
+    for (const upload of uploads) this.#inFlight.add(upload._id)
+    const done: string[] = []
     try {
-      await this.#remove(upload)
-      await this.#store.blobRemoved(upload._id)
+      await Promise.all(uploads.map(async (upload) => {
+        try {
+          await this.#remove(upload)
+          done.push(upload._id)
+        } catch (err) {
+          logFailure(log, err, { roomId, uploadId: upload._id }, 'im.delete: fileStore.remove failed after the erase')
+          this.#failed = true
+        }
+      }))
+      if (done.length > 0) await this.#blobs.removed(done)
     } catch (err) {
-      logFailure(log, err, { roomId, uploadId: upload._id }, 'im.delete: fileStore.remove failed after the erase')
+      // Still recorded: a sweep removes them again (a removed blob counts as removed) and forgets them.
+      logFailure(log, err, { roomId, removed: done.length }, 'im.delete: removed blobs could not be forgotten; a sweep retries')
       this.#failed = true
-      this.#schedule(this.#pause)
     } finally {
-      this.#inFlight.delete(upload._id)
+      for (const upload of uploads) this.#inFlight.delete(upload._id)
     }
+    if (this.#failed) this.#schedule(this.#pause)
+  }
+
+  /**
+   * After a purge step: the same as `removeNow`, not waited for, while fewer than `QUEUED` uploads
+   * wait in memory; past that, left in the store for a sweep once the queue has drained. The
+   * purge never waits for blob storage, and memory does not grow with the DM.
+   */
+  removeLater (uploads: readonly Upload[], log: FastifyBaseLogger, roomId: string): void {
+    if (this.#queued >= QUEUED) {
+      this.#backlog = true
+      return
+    }
+    this.#queued += uploads.length
+    const task = this.removeNow(uploads, log, roomId).finally(() => {
+      this.#later.delete(task)
+      this.#queued -= uploads.length
+      if (this.#queued === 0 && this.#backlog) {
+        this.#backlog = false
+        this.#schedule(0)
+      }
+    })
+    this.#later.add(task)
   }
 
   /** Sweeps now, and from then on as the schedule says, until `stop()`. */
@@ -88,7 +123,7 @@ export class BlobRemovals {
   async stop (): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#timer)
-    await this.#sweeping
+    await Promise.all([this.#sweeping, ...this.#later])
   }
 
   /** Sweeps in `ms`, unless one is due sooner or is running (its end schedules the next). */
@@ -117,11 +152,14 @@ export class BlobRemovals {
     try {
       let after: string | undefined
       for (;;) {
-        const page = await this.#store.pendingBlobs(BLOB_RETRY.page, after)
+        const page = await this.#blobs.pending(BLOB_RETRY.page, after)
+        const done: string[] = []
         await Promise.all(page.filter(({ upload }) => !this.#inFlight.has(upload._id)).map(async (pending) => {
           const failure = await this.#retry(pending, log)
-          if (failure !== undefined) failures.push(failure)
+          if (failure === undefined) done.push(pending.upload._id)
+          else failures.push(failure)
         }))
+        if (done.length > 0) await this.#blobs.removed(done)
         if (page.length < BLOB_RETRY.page || this.#stopped) break
         after = page[page.length - 1].upload._id
       }
@@ -142,6 +180,5 @@ export class BlobRemovals {
       if (Date.now() - erasedAt.getTime() < BLOB_RETRY.giveUpAfter) return err
       logFailure(log, err, { uploadId: upload._id, erasedAt }, 'im.delete: blob removal given up; remove this upload\'s blob by hand')
     }
-    await this.#store.blobRemoved(upload._id)
   }
 }

@@ -10,7 +10,7 @@ import {
   NotAllowedError,
   UsernameMissingError
 } from './errors.js'
-import { BlobRemovals, Concurrency, keepsBlobs } from './blobs.js'
+import { BlobRemovals, Concurrency } from './blobs.js'
 import { logFailure } from './log.js'
 import type { HasPermission } from './permissions.js'
 import { PurgeRunner, type PurgeSettings } from './purge.js'
@@ -113,8 +113,8 @@ export class DirectMessageEraser {
     this.#options = options
     const { store, fileStore, hookTimeout, purge } = options
     this.#removals = new Concurrency(purge.blobConcurrency)
-    this.#blobs = fileStore !== undefined && keepsBlobs(store)
-      ? new BlobRemovals(store, async (upload) => { await this.#removals.run(async () => { await bounded('fileStore.remove', hookTimeout, () => fileStore.remove(upload)) }) })
+    this.#blobs = fileStore !== undefined && store.blobs !== undefined
+      ? new BlobRemovals(store.blobs, async (upload) => { await this.#removals.run(async () => { await bounded('fileStore.remove', hookTimeout, () => fileStore.remove(upload)) }) })
       : null
     this.#purges = store.purge === undefined
       ? null
@@ -122,7 +122,11 @@ export class DirectMessageEraser {
         steps: store.purge,
         settings: purge,
         recordBlobs: this.#blobs !== null,
-        removeBlobs: async (uploads, roomId, log) => { await this.#removeBlobs(uploads, roomId, log) },
+        // Recorded blob removals do not hold the purge back (they wait in the store if need be); others do.
+        removeBlobs: async (uploads, roomId, log) => {
+          if (this.#blobs === null) await this.#removeBlobs(uploads, roomId, log)
+          else this.#blobs.removeLater(uploads, log, roomId)
+        },
         finished: async (roomId, removed, log) => { await this.#afterPurge(roomId, removed, log) }
       })
   }
@@ -241,9 +245,10 @@ export class DirectMessageEraser {
   async #removeBlobs (uploads: Upload[], roomId: string, log: FastifyBaseLogger): Promise<void> {
     const { fileStore } = this.#options
     if (fileStore === undefined) return
-    await Promise.all(uploads.map(async (upload) => this.#blobs === null
-      ? await this.#removals.run(async () => { await this.#run(log, roomId, 'fileStore.remove', () => fileStore.remove(upload)) })
-      : await this.#blobs.removeNow(upload, log, roomId)))
+    if (this.#blobs !== null) return await this.#blobs.removeNow(uploads, log, roomId)
+    await Promise.all(uploads.map(async (upload) => {
+      await this.#removals.run(async () => { await this.#run(log, roomId, 'fileStore.remove', () => fileStore.remove(upload)) })
+    }))
   }
 
   async #afterErase (context: AfterEraseContext, uploads: Upload[], log: FastifyBaseLogger): Promise<void> {

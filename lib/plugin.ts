@@ -35,7 +35,8 @@ export interface ImDeleteOptions {
   fileStore?: FileStore
   /**
    * How big erases finish behind their answer (stores with `purge`, such as PostgresStore and
-   * MemoryStore), and how many blob removals run at once. Defaults: `{ batchSize: 5000, pause: 0, blobConcurrency: 16, poll: 10000 }`.
+   * MemoryStore), and how many blob removals run at once. Defaults: `{ batchSize: 5000, pause: 0, blobConcurrency: 16, poll: 10000 }`,
+   * the batch size the store's `purge.batchSize` when it says one (PostgresStore on PGlite: 1000).
    */
   purge?: Partial<PurgeSettings>
   /** Milliseconds a hook may run before it is given up on. Default 10000. */
@@ -75,10 +76,10 @@ function checkRateLimit (rateLimit: unknown): RateLimitSettings | null {
   return settings
 }
 
-function checkPurge (purge: unknown): PurgeSettings {
-  if (purge === undefined) return PURGE_DEFAULTS
-  check(purge !== null && typeof purge === 'object', 'purge', 'must be an object')
-  const settings = { ...PURGE_DEFAULTS, ...purge as Partial<PurgeSettings> }
+/** The purge's settings: the option's, else the store's batch size, else the defaults. */
+function checkPurge (purge: unknown, store: ImDeleteStore): PurgeSettings {
+  check(purge === undefined || (purge !== null && typeof purge === 'object'), 'purge', 'must be an object')
+  const settings = { ...PURGE_DEFAULTS, batchSize: store.purge?.batchSize ?? PURGE_DEFAULTS.batchSize, ...purge as Partial<PurgeSettings> | undefined }
   check(isPositiveInteger(settings.batchSize), 'purge.batchSize', 'must be a positive integer (rows)')
   check(isWholeNumber(settings.pause), 'purge.pause', 'must be a whole number of milliseconds')
   check(isPositiveInteger(settings.blobConcurrency), 'purge.blobConcurrency', 'must be a positive integer')
@@ -119,7 +120,7 @@ const imDeletePlugin: FastifyPluginAsync<ImDeleteOptions> = async function imDel
     onAfterPurge: hookList('onAfterPurge', options.onAfterPurge),
     fileStore,
     hookTimeout,
-    purge: checkPurge(options.purge)
+    purge: checkPurge(options.purge, store)
   })
 
   // Purges and blob removals a crash or an outage left: finished by the plugin, not the host.

@@ -9,9 +9,9 @@ export interface EraseOptions {
    */
   documents?: boolean
   /**
-   * `true` (asked only of a store with `pendingBlobs` and `blobRemoved`, when a `fileStore` is
-   * given): record every removed upload as a pending blob removal, in the erase's own
-   * transaction, until `blobRemoved` is called for it. Default `false`.
+   * `true` (asked only of a store with `blobs`, when a `fileStore` is given): record every
+   * removed upload as a pending blob removal, in the erase's own transaction, until
+   * `blobs.removed` is called for it. Default `false`.
    */
   recordBlobs?: boolean
   /**
@@ -23,6 +23,17 @@ export interface EraseOptions {
    * rows, the erase is whole, as always.
    */
   batchSize?: number
+}
+
+/** Blob removals that outlive the process: recorded by the erase, forgotten once done. */
+export interface DurableBlobs {
+  /**
+   * Up to `limit` of the recorded removals not yet done, in a stable order of upload `_id`,
+   * starting after the upload `_id` `after` (from the first when it is omitted).
+   */
+  pending (limit: number, after?: string): Promise<PendingBlob[]>
+  /** These uploads' blobs are removed: forget them (an id not pending is no error). */
+  removed (uploadIds: readonly string[]): Promise<void>
 }
 
 /** What one `purge.step` is asked to do. */
@@ -48,6 +59,12 @@ export interface PurgeStep {
 
 /** Optional: erases too big for one short transaction finish behind the answer (docs/store-contract.md). */
 export interface PurgeSteps {
+  /**
+   * Optional: the batch size that keeps each step of this storage short (the plugin's
+   * `purge.batchSize` overrides it). PostgresStore: 5000 on a server, 1000 on PGlite, which
+   * runs each statement in the server's own thread.
+   */
+  readonly batchSize?: number
   /**
    * Removes one batch of one pending purge in one short transaction: up to `batchSize` rows of
    * each kind that belong to its rooms (rows written into them after the hiding too). A step that
@@ -117,13 +134,10 @@ export interface ImDeleteStore {
    */
   eraseRoom (roomId: string, options?: EraseOptions): Promise<EraseResult | null>
   /**
-   * Optional, with `blobRemoved`: blob removals survive the process. Up to `limit` of the
-   * removals recorded by `eraseRoom({ recordBlobs: true })` and not yet done, in a stable order
-   * of upload `_id`, starting after the upload `_id` `after` (all when it is omitted).
+   * Optional: blob removals that survive the process. Asked for with `recordBlobs: true`, the
+   * erase and the purge's steps record each upload they remove, in their own transaction.
    */
-  pendingBlobs? (limit: number, after?: string): Promise<PendingBlob[]>
-  /** Optional, with `pendingBlobs`: the upload's blob is removed; forget it (no error if unknown). */
-  blobRemoved? (uploadId: string): Promise<void>
+  readonly blobs?: DurableBlobs
   /**
    * Optional: big erases are hidden at once and purged in batches (see `EraseOptions.batchSize`).
    * Pending purges must survive the process: any process running the plugin on the same

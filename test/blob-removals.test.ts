@@ -2,10 +2,11 @@
 // fails and comes back is retried by the sweeps until each blob is removed; a blob failing past
 // the retry period is given up, logged at error level, and forgotten.
 import t, { type Test } from 'tap'
-import { BODIES, IM_DELETE, build, captureLogs, faulty } from './helpers/app.js'
+import { BODIES, IM_DELETE, build, captureLogs } from './helpers/app.js'
 import { within } from './helpers/child.js'
 import { ALICEBOB_TREE, authHeaders, fixture } from './helpers/fixture.js'
 import { pglite, server } from './helpers/postgres.js'
+import type { DurableBlobs, ImDeleteStore } from '../index.js'
 
 t.setTimeout(120_000)
 const backend = await server(t) ?? await pglite(t)
@@ -20,8 +21,19 @@ async function erasedWith (t: Test, remove: (id: string) => void): Promise<{ pen
   t.teardown(async () => { await app.close() })
   const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('admin'), payload: { roomId: 'alicebob' } })
   t.equal(res.body, BODIES.success, 'the erase stands, whatever the blob storage does')
-  const pending = async (): Promise<string[]> => (await store.pendingBlobs(100)).map(({ upload }) => upload._id)
+  const pending = async (): Promise<string[]> => (await store.blobs.pending(100)).map(({ upload }) => upload._id)
   return { pending, schema, lines }
+}
+
+/** The store with another `blobs` capability, everything else its own. */
+function withBlobs<S extends ImDeleteStore> (store: S, blobs: DurableBlobs): S {
+  return new Proxy(store, {
+    get (target, key) {
+      if (key === 'blobs') return blobs
+      const value = Reflect.get(target, key)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
 }
 
 const until = async (done: () => Promise<boolean>): Promise<void> => { while (!await done()) await new Promise((resolve) => setTimeout(resolve, 20)) }
@@ -55,7 +67,8 @@ t.test('a store failing to list the pending removals: the sweep logs it, and tri
   const { store, teardown } = await backend.fresh()
   t.teardown(teardown)
   let listed = 0
-  const failing = faulty(store, { pendingBlobs: () => { listed++; throw new Error('connection reset while listing') } })
+  const blobs = { ...store.blobs, pending: async () => { listed++; throw new Error('connection reset while listing') } }
+  const failing = withBlobs(store, blobs)
   const { logger, lines } = captureLogs()
   const { app } = await build({ store: failing, fastify: { logger }, fileStore: { remove: () => {} } })
   t.teardown(async () => { await app.close() })
@@ -64,4 +77,28 @@ t.test('a store failing to list the pending removals: the sweep logs it, and tri
   t.match(lines.find(({ msg }) => msg === 'im.delete: pending blob removals failed; retried later'), { level: 50, failed: 1, err: { message: 'connection reset while listing' } },
     'logged once per sweep, with what failed')
   t.ok(listed >= 1, 'the store was asked')
+})
+
+t.test('removed blobs that cannot be forgotten: logged, and a sweep removes and forgets them', async (t) => {
+  const { store, teardown } = await backend.fresh()
+  t.teardown(teardown)
+  await store.import(fixture())
+  let refusals = 1
+  const blobs = {
+    pending: store.blobs.pending,
+    removed: async (ids: readonly string[]) => {
+      if (refusals-- > 0) throw new Error('connection reset while forgetting')
+      await store.blobs.removed(ids)
+    }
+  }
+  const forgetful = withBlobs(store, blobs)
+  const removed: string[] = []
+  const { logger, lines } = captureLogs()
+  const { app } = await build({ store: forgetful, fastify: { logger }, fileStore: { remove: (upload) => { removed.push(upload._id) } } })
+  t.teardown(async () => { await app.close() })
+  const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('admin'), payload: { roomId: 'alicebob' } })
+  t.equal(res.body, BODIES.success)
+  await within(30_000, 'forgotten', until(async () => (await store.blobs.pending(10)).length === 0))
+  t.match(lines.find(({ msg }) => msg === 'im.delete: removed blobs could not be forgotten; a sweep retries'), { level: 50, removed: 3, err: { message: 'connection reset while forgetting' } }, 'logged')
+  t.same([...new Set(removed)].sort(), ALICEBOB_TREE.uploads, 'every blob removed (some twice: a removed blob counts as removed)')
 })

@@ -120,7 +120,7 @@ for (const backend of backends) {
     t.teardown(teardown)
     await store.import(bigDataset(EXTRA))
     await purgeThrough(t, store)
-    await within(10_000, 'the pending blob removals forgotten', until(async () => (await store.pendingBlobs(10)).length === 0))
+    await within(10_000, 'the pending blob removals forgotten', until(async () => (await store.blobs.pending(10)).length === 0))
     t.pass('no blob removal is left pending')
   })
 }

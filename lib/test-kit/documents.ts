@@ -6,7 +6,7 @@ import type { Check } from './check.js'
 
 /** A store the full-fidelity level drives: the use case's methods plus loading and reading every document. */
 // The blob capability is optional for a store, and outside what the kit checks.
-export interface DocumentStore extends Required<Omit<ImDeleteStore, 'pendingBlobs' | 'blobRemoved'>> {
+export interface DocumentStore extends Required<Omit<ImDeleteStore, 'blobs' | 'purge'>> {
   import: (dataset: Dataset) => Promise<void>
   dump: () => Promise<Dump>
 }

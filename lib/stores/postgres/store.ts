@@ -1,5 +1,5 @@
-import { directRoomKey, type EraseOptions, type ImDeleteStore, type Named, type PendingBlob, type PurgeSteps } from '../../store.js'
-import { blobRemoved, pendingBlobs } from './blobs.js'
+import { directRoomKey, type DurableBlobs, type EraseOptions, type ImDeleteStore, type Named, type PurgeSteps } from '../../store.js'
+import { blobsRemoved, pendingBlobs } from './blobs.js'
 import { purgeStatements, purgeStep, type PurgeStatements } from './purge.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
 import { driverFor, quoteIdentifier, statement, waitBounds, type Driver, type PostgresStoreOptions, type Runner, type Sql, type Statement, type WaitBounds } from './driver.js'
@@ -15,7 +15,7 @@ export interface ExplainOptions {
   analyze?: boolean
 }
 
-type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom' | 'pendingBlobs' | 'blobRemoved' | 'purge'>
+type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom' | 'blobs' | 'purge'>
 
 /** Each dumped collection's table, and the columns import writes to it (`jsonb_to_recordset` types). */
 const COLLECTIONS: Record<keyof Dump, { table: string, columns: Record<string, string> }> = {
@@ -182,6 +182,8 @@ export class PostgresStore implements ImDeleteStore {
   readonly #purge: PurgeStatements
   /** Big erases: hidden in the erase's transaction, then removed by steps (purge.ts). */
   readonly purge: PurgeSteps
+  /** The blob removals erases recorded (migration 4) and nobody has finished yet (blobs.ts). */
+  readonly blobs: DurableBlobs
 
   constructor (options: PostgresStoreOptions) {
     const { schema = 'public' } = options
@@ -221,7 +223,13 @@ export class PostgresStore implements ImDeleteStore {
     this.#erase = eraseStatements(table)
     const purge = purgeStatements(table)
     this.#purge = purge
+    this.blobs = {
+      pending: async (limit, after = '') => await pendingBlobs(this.#driver, table, decode, limit, after),
+      removed: async (uploadIds) => { await blobsRemoved(this.#driver, table, uploadIds) }
+    }
     this.purge = {
+      // PGlite runs each statement in the server's thread: smaller steps, so that requests are answered between them.
+      batchSize: 'pglite' in options ? 1000 : 5000,
       step: async ({ batchSize, recordBlobs = false }) =>
         await this.#driver.transaction(async (sql) => await purgeStep(sql, purge, decode, batchSize, recordBlobs), this.#bounds)
     }
@@ -382,15 +390,6 @@ export class PostgresStore implements ImDeleteStore {
       removed: { messages: 0, subscriptions: subscriptions.length, uploads: 0, readReceipts: 0, discussions: roomIds.length - 1 },
       purging: true
     }
-  }
-
-  /** The blob removals erases recorded and nobody has finished yet (see `ImDeleteStore.pendingBlobs`). */
-  async pendingBlobs (limit: number, after = ''): Promise<PendingBlob[]> {
-    return await pendingBlobs(this.#driver, this.#table, decode, limit, after)
-  }
-
-  async blobRemoved (uploadId: string): Promise<void> {
-    await blobRemoved(this.#driver, this.#table, uploadId)
   }
 
   async #find ([text, params]: [Statement, unknown[]]): Promise<any> {

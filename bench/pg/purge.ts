@@ -1,0 +1,240 @@
+// Big DMs on PostgresStore with the plugin's default options (issue 18): time to the 200 and to
+// fully purged, a second erase and another DM's erase meanwhile, the server's peak RSS, blob
+// removals in flight; the purge's throughput against a hand-written batched DELETE loop with the
+// same batch size on an identical copy, side by side, alternating which goes first.
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import Fastify from 'fastify'
+import pg from 'pg'
+import imDeletePlugin, { type RemovedCounts, type Upload } from '../../index.js'
+import { fixture, authHeaders } from '../../lib/fixture.js'
+import { PostgresStore } from '../../postgres.js'
+import { linearFit, mib, round } from '../support/stats.js'
+import { SCHEMA_PREFIX, dropSchema } from './schemas.js'
+
+export interface PurgeBenchSettings {
+  /** Messages (and read receipts) of the erased DM, a tenth as many uploads, one size per step. */
+  sizes: number[]
+}
+
+/** The purge may remove rows no slower than this share of the hand-written loop's rate. */
+export const PURGE_TARGET = 0.8
+const ANSWER_TARGET_MS = 1000
+const RSS_TARGET_MIB = 400
+
+type OurSide = Omit<PurgeSize, 'messages' | 'handRowsPerS' | 'ratio' | 'met' | 'dbOnlyRowsPerS'> & { rows: number }
+
+export interface PurgeSize {
+  messages: number
+  removed: RemovedCounts
+  /** ms from sending the request to its 200. */
+  answerMs: number
+  /** ms from the 200 to the purge's end (onAfterPurge), and to the last blob removed. */
+  purgedMs: number
+  blobsDoneMs: number
+  secondErase: number
+  otherDm: { status: number, ms: number }
+  /** Rows removed per second: the purge with the file store, the purge without one (as the hand loop, database only), the hand loop, and database-only purge ÷ hand. */
+  purgeRowsPerS: number
+  dbOnlyRowsPerS: number
+  handRowsPerS: number
+  ratio: number
+  /** RSS before the request, and its peak from then until the last blob was removed. */
+  rssBeforeMiB: number
+  rssPeakMiB: number
+  blobsInFlightPeak: number
+  blobConcurrency: number
+  /** Longest the event loop was held while the purge ran (ms). */
+  loopHeldMs: number
+  met: boolean
+}
+
+export interface PurgeBenchResult {
+  settings: PurgeBenchSettings & { batchSize: number }
+  sizes: PurgeSize[]
+  /** Least-squares fit of purge ms against rows removed: r² (linear growth). */
+  purgeFit: { msPerMillionRows: number, r2: number }
+  met: boolean
+}
+
+const schemaOf = (side: string): string => `${SCHEMA_PREFIX}purge_${side}`
+
+const TABLES = ['users', 'login_tokens', 'rooms', 'subscriptions', 'messages', 'uploads', 'read_receipts']
+
+/** A schema on PostgresStore's tables holding the fixture: the tables of `from` copied in, when given. */
+async function fresh (pool: pg.Pool, schema: string, from?: string): Promise<void> {
+  await dropSchema(pool, schema)
+  const store = new PostgresStore({ pool, schema })
+  await store.migrate()
+  if (from === undefined) {
+    await store.import(fixture())
+    return
+  }
+  for (const table of TABLES) await pool.query(`INSERT INTO ${schema}.${table} SELECT * FROM ${from}.${table}`)
+  for (const table of TABLES) await pool.query(`VACUUM (ANALYZE) ${schema}.${table}`)
+}
+
+/** A schema on PostgresStore's tables: the fixture, and a DM alicebob of `n` messages and read receipts and n/10 uploads. */
+async function world (pool: pg.Pool, schema: string, n: number): Promise<void> {
+  await fresh(pool, schema)
+  const doc = (prefix: string, extra: string): string =>
+    `jsonb_build_object('_id', '${prefix}' || g, 'rid', 'alicebob', 'ts', '2026-01-01T00:00:00.000Z'${extra})`
+  await pool.query(`INSERT INTO ${schema}.messages (_id, rid, doc) SELECT 'big-m-' || g, 'alicebob', ${doc('big-m-', ", 'msg', 'a message of a busy bot, number ' || g, 'u', jsonb_build_object('_id', 'alice', 'username', 'alice')")} FROM generate_series(1, ${n}) g`)
+  await pool.query(`INSERT INTO ${schema}.read_receipts (_id, rid, doc) SELECT 'big-rr-' || g, 'alicebob', ${doc('big-rr-', ", 'messageId', 'big-m-' || g, 'userId', 'bob'")} FROM generate_series(1, ${n}) g`)
+  await pool.query(`INSERT INTO ${schema}.uploads (_id, rid, doc) SELECT 'big-up-' || g, 'alicebob', ${doc('big-up-', ", 'name', 'file-' || g || '.png', 'size', 1024")} FROM generate_series(1, ${n / 10}) g`)
+  for (const table of ['messages', 'read_receipts', 'uploads', 'rooms', 'subscriptions']) await pool.query(`VACUUM (ANALYZE) ${schema}.${table}`)
+}
+
+/** The careful hand-written purge: each table in batches of `batchSize`, each batch its own statement, then the rooms. */
+async function handLoop (pool: pg.Pool, schema: string, batchSize: number): Promise<number> {
+  const rooms = ['alicebob', 'disc-1', 'disc-1-1']
+  let removed = 0
+  for (const table of ['uploads', 'messages', 'read_receipts', 'subscriptions']) {
+    for (;;) {
+      const { rowCount } = await pool.query({
+        name: `hand_purge_${table}`,
+        text: `DELETE FROM ${schema}.${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${schema}.${table} WHERE rid = ANY($1::text[]) LIMIT $2))`,
+        values: [rooms, batchSize]
+      })
+      removed += rowCount ?? 0
+      if ((rowCount ?? 0) < batchSize) break
+    }
+  }
+  await pool.query(`DELETE FROM ${schema}.rooms WHERE _id = ANY($1::text[])`, [rooms])
+  return removed
+}
+
+async function left (pool: pg.Pool, schema: string): Promise<number> {
+  const { rows: [row] } = await pool.query(
+    `SELECT (SELECT count(*) FROM ${schema}.messages WHERE rid IN ('alicebob', 'disc-1', 'disc-1-1')) +
+            (SELECT count(*) FROM ${schema}.read_receipts WHERE rid IN ('alicebob', 'disc-1', 'disc-1-1')) +
+            (SELECT count(*) FROM ${schema}.uploads WHERE rid IN ('alicebob', 'disc-1', 'disc-1-1')) +
+            (SELECT count(*) FROM ${schema}.purges) + (SELECT count(*) FROM ${schema}.pending_blobs) AS n`)
+  return Number(row.n)
+}
+
+/** The plugin with its defaults on PostgresStore over a pg pool, listening; a file store whose removals take 1 ms. */
+async function ourSide (url: string, schema: string, n: number, files: boolean, log: (line: string) => void): Promise<OurSide> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 })
+  const store = new PostgresStore({ pool, schema })
+  let inFlight = 0
+  let inFlightPeak = 0
+  let blobs = 0
+  let finished: { at: number, removed: RemovedCounts } | null = null
+  const app = Fastify()
+  await app.register(imDeletePlugin, {
+    store,
+    rateLimit: false,
+    permissions: { 'delete-d': ['admin', 'user'] },
+    fileStore: !files ? undefined : {
+      async remove (_upload: Upload) {
+        inFlightPeak = Math.max(inFlightPeak, ++inFlight)
+        await sleep(1)
+        inFlight--
+        blobs++
+      }
+    },
+    onAfterPurge: ({ removed }) => { finished = { at: performance.now(), removed } }
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const post = async (who: 'admin' | 'alice', roomId: string): Promise<{ status: number, ms: number }> => {
+    const started = performance.now()
+    const answer = await fetch(`${base}/api/v1/im.delete`, { method: 'POST', headers: { ...authHeaders(who), 'content-type': 'application/json' }, body: JSON.stringify({ roomId }) })
+    await answer.text()
+    return { status: answer.status, ms: performance.now() - started }
+  }
+  // The server's RSS and the longest hold of its event loop, sampled every 5 ms.
+  const rssBefore = process.memoryUsage.rss()
+  let rssPeak = rssBefore
+  let held = 0
+  let last = performance.now()
+  const sampler = setInterval(() => {
+    const now = performance.now()
+    held = Math.max(held, now - last - 5)
+    last = now
+    rssPeak = Math.max(rssPeak, process.memoryUsage.rss())
+  }, 5)
+  try {
+    const answer = await post('alice', 'alicebob')
+    const answered = performance.now()
+    if (answer.status !== 200) throw new Error(`pg purge: the erase answered ${answer.status}`)
+    const secondErase = (await post('alice', 'alicebob')).status
+    const otherDm = await post('admin', 'adminbob')
+    const uploads = files ? n / 10 + 3 : 0
+    // eslint-disable-next-line no-unmodified-loop-condition -- set by the plugin's hooks meanwhile
+    while (finished === null || blobs < uploads) await sleep(20)
+    const blobsDone = performance.now()
+    const { at, removed } = finished as { at: number, removed: RemovedCounts }
+    const rows = removed.messages + removed.readReceipts + removed.uploads + removed.subscriptions
+    const purgedMs = at - answered
+    log(`pg purge: ${n} messages${files ? ', with a file store' : ''}: 200 after ${answer.ms.toFixed(0)} ms, purged ${(purgedMs / 1000).toFixed(1)} s later` +
+      `${files ? `, blobs ${((blobsDone - answered) / 1000).toFixed(1)} s later` : ''}, peak RSS ${mib(rssPeak)} MiB`)
+    return {
+      removed,
+      rows,
+      answerMs: round(answer.ms, 1),
+      purgedMs: round(purgedMs, 0),
+      blobsDoneMs: round(blobsDone - answered, 0),
+      secondErase,
+      otherDm: { status: otherDm.status, ms: round(otherDm.ms, 1) },
+      purgeRowsPerS: round(rows / (purgedMs / 1000), 0),
+      rssBeforeMiB: mib(rssBefore),
+      rssPeakMiB: mib(rssPeak),
+      blobsInFlightPeak: inFlightPeak,
+      blobConcurrency: 16,
+      loopHeldMs: round(held, 1)
+    }
+  } finally {
+    clearInterval(sampler)
+    await app.close()
+    await pool.end()
+  }
+}
+
+export async function measurePurge (pool: pg.Pool, url: string, settings: PurgeBenchSettings, log: (line: string) => void): Promise<PurgeBenchResult> {
+  const batchSize = 5000
+  const sizes: PurgeSize[] = []
+  for (const [index, n] of settings.sizes.entries()) {
+    const [template, files, db, hand] = ['template', 'files', 'db', 'hand'].map(schemaOf)
+    log(`pg purge: making a world of ${n} messages, and three identical copies`)
+    await world(pool, template, n)
+    for (const copy of [files, db, hand]) await fresh(pool, copy, template)
+    await dropSchema(pool, template)
+    await pool.query('CHECKPOINT')
+    const runHand = async (): Promise<{ ms: number, rows: number }> => {
+      const started = performance.now()
+      const rows = await handLoop(pool, hand, batchSize)
+      return { ms: performance.now() - started, rows }
+    }
+    // The database-only purge and the hand loop side by side, alternating who goes first, size by size.
+    let handRun: { ms: number, rows: number }
+    let dbOnly: OurSide
+    if (index % 2 === 0) {
+      handRun = await runHand()
+      dbOnly = await ourSide(url, db, n, false, log)
+    } else {
+      dbOnly = await ourSide(url, db, n, false, log)
+      handRun = await runHand()
+    }
+    const our = await ourSide(url, files, n, true, log)
+    for (const schema of [files, db]) if (await left(pool, schema) !== 0) throw new Error(`pg purge: rows of the DM left after the purge of ${n}`)
+    const handRowsPerS = round(handRun.rows / (handRun.ms / 1000), 0)
+    const ratio = round(dbOnly.purgeRowsPerS / handRowsPerS, 3)
+    log(`pg purge: ${n} messages: purge ${dbOnly.purgeRowsPerS} rows/s (${our.purgeRowsPerS} with the file store), hand loop ${handRowsPerS} rows/s, ratio ${ratio}`)
+    const { rows: _rows, ...rest } = our
+    sizes.push({
+      messages: n,
+      ...rest,
+      dbOnlyRowsPerS: dbOnly.purgeRowsPerS,
+      handRowsPerS,
+      ratio,
+      met: our.answerMs <= ANSWER_TARGET_MS && our.secondErase === 400 && our.otherDm.status === 200 &&
+        our.rssPeakMiB < RSS_TARGET_MIB && our.blobsInFlightPeak <= our.blobConcurrency && ratio >= PURGE_TARGET
+    })
+    for (const schema of [files, db, hand]) await dropSchema(pool, schema)
+  }
+  const { slope, r2 } = linearFit(sizes.map((s) => [s.removed.messages + s.removed.readReceipts + s.removed.uploads, s.purgedMs]))
+  const purgeFit = { msPerMillionRows: round(slope * 1e6, 0), r2: round(r2, 4) }
+  return { settings: { ...settings, batchSize }, sizes, purgeFit, met: sizes.every((s) => s.met) && (sizes.length < 3 || r2 >= 0.98) }
+}
