@@ -106,6 +106,8 @@ t.test('a host with its own authenticate swaps the two headers for its own schem
   t.equal((await new Validator().validate(document)).valid, true, 'a valid document')
   const swaggerObject = { swagger: '2.0' }
   t.equal(ownCredentials('session')({ swaggerObject }), swaggerObject, 'a Swagger 2.0 document passes as it is')
+  const bare = { openapi: '3.0.3' }
+  t.same(ownCredentials('session')({ openapiObject: bare }), { openapi: '3.0.3' }, 'a document without paths or schemes, as it is')
 })
 
 t.test('a Swagger 2.0 document keeps the credentials as header parameters', async (t) => {
