@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, truncate } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
+import { mkdtemp, readFile, rm, truncate } from 'node:fs/promises'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import type { DemoUser } from '../examples/seed.js'
 import { childEnv, run } from './helpers/run.js'
 
 // `npm start` as a person meets it: two demos in one folder, a restart after erases, a port
@@ -114,4 +115,34 @@ t.test('a port in use: one line naming PORT=, and the data is not touched', asyn
   t.equal(await refused.exited, 1)
   t.equal(refused.stderr, `demo: 127.0.0.1:${port} is not available (EADDRINUSE); choose another port: PORT=3001 npm start\n`)
   t.notOk(existsSync(join(elsewhere, 'pglite')), 'no database was created')
+})
+
+t.test('an authenticated request whose body stalls: 408 and the socket closed within 15 s', async (t) => {
+  // Node checks request timeouts every connectionsCheckingInterval (30 s by default), and a
+  // headersTimeout above requestTimeout (60 s by default) becomes the limit: the demo sets both,
+  // or this waits 60 to 90 s.
+  const tokens = join(work, 'stall-tokens.json')
+  const server = await demo({ DEMO_DATA_DIR: join(work, 'stall'), DEMO_TOKENS_FILE: tokens })
+  const { address, users } = JSON.parse(await readFile(tokens, 'utf8')) as { address: string, users: DemoUser[] }
+  const [admin] = users
+  const { hostname, port } = new URL(address)
+
+  const started = Date.now()
+  const socket = connect(Number(port), hostname)
+  // Never longer than this, whatever the demo does: a test that waits 90 s helps nobody.
+  const deadline = setTimeout(() => { socket.destroy() }, 20_000)
+  let answer = ''
+  socket.setEncoding('utf8').on('data', (chunk: string) => { answer += chunk })
+  socket.on('error', () => {})
+  socket.write(['POST /api/v1/im.delete HTTP/1.1', `Host: ${hostname}`, `X-User-Id: ${admin._id}`, `X-Auth-Token: ${admin.token}`,
+    'Content-Type: application/json', 'Content-Length: 64', '', '{"roomId":"'].join('\r\n'))
+  await new Promise((resolve) => { socket.once('close', resolve) })
+  clearTimeout(deadline)
+  const elapsed = Date.now() - started
+
+  // 408, not 401: the credentials were accepted and the body was waited for, until the timeout.
+  t.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/, 'answered 408')
+  t.ok(elapsed < 15_000, `closed after ${elapsed} ms`)
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
 })

@@ -1,13 +1,13 @@
 // The kit's runners and reports: node:test as well as tap, cases that do not apply named, and
 // a store's or a harness's misbehaviour reported as a failure of the case, in the store's terms.
 import { execFile } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { CASES, DOCUMENT_CASES, storeConformance, type KitOptions, type KitTarget, type TapLike } from '../lib/test-kit/index.js'
 import type { Dataset, ImDeleteStore } from '../index.js'
 import { FaultyMemoryStore, documentTarget } from './helpers/kit-targets.js'
 import { ForgetsDiscussionsMemory } from './helpers/mutants.js'
+import { showsExample } from './helpers/shown.js'
 
 const run = promisify(execFile)
 const CASES_COUNT = Object.keys(CASES).length
@@ -180,11 +180,8 @@ async function node (file: string, mode = ''): Promise<{ code: number, out: stri
   }
 }
 
-t.test('under node:test: the README\'s harness over MemoryStore passes both levels', async (t) => {
-  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
-  const source = await readFile(new URL('../examples/kit-memory.ts', import.meta.url), 'utf8')
-  t.ok(readme.includes('```ts\n' + source.replace("'../index.js'", "'fastify-im-delete'").replace("'../lib/test-kit/index.js'", "'fastify-im-delete/test-kit'") + '```\n'),
-    'the README shows examples/kit-memory.ts, importing the package')
+t.test('under node:test: the harness over MemoryStore of docs/custom-store.md passes both levels', async (t) => {
+  t.ok(await showsExample('docs/custom-store.md', 'examples/kit-memory.ts'), 'the page shows examples/kit-memory.ts, importing the package')
   const { code, out } = await node('examples/kit-memory.ts')
   t.equal(code, 0, 'it passes')
   t.match(out, 'ok 1 - MemoryStore', 'as one test')

@@ -1,18 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { publishRemovals, type UserStreamEvent } from '../examples/notify-removed.js'
 import { BODIES, IM_DELETE, build } from './helpers/app.js'
 import { authHeaders } from './helpers/fixture.js'
 import { redisFor } from './helpers/services.js'
+import { showsExample } from './helpers/shown.js'
 
-// The README's after-erase example is examples/notify-removed.ts, word for word; here it runs
-// against the real Redis, with a subscriber listening as a websocket gateway would.
+// The after-erase example of docs/existing-server.md is examples/notify-removed.ts, word for
+// word; here it runs against the real Redis, with a subscriber listening as a websocket gateway would.
 
-t.test('the README shows the after-erase example as it is in examples/', async (t) => {
-  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
-  const source = await readFile(new URL('../examples/notify-removed.ts', import.meta.url), 'utf8')
-  t.ok(readme.includes('```ts\n' + source.replace("'../index.js'", "'fastify-im-delete'") + '```\n'), 'the README holds the example, importing the package')
+t.test('docs/existing-server.md shows the after-erase example as it is in examples/', async (t) => {
+  t.ok(await showsExample('docs/existing-server.md', 'examples/notify-removed.ts'), 'it holds the example, importing the package')
 })
 
 interface Heard { channel: string, eventName: string, action: string, id: string, document: Record<string, any> }

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import t from 'tap'
+import { ownCredentials } from '../examples/openapi-credentials.js'
 import imDeletePlugin, { MemoryStore } from '../index.js'
 import { BODIES, DM_DELETE, IM_DELETE } from './helpers/app.js'
 import { authHeaders, fixture } from './helpers/fixture.js'
@@ -86,6 +87,27 @@ t.test('schemes the host declared under those names are kept, and the host\'s ot
   t.match(document.components.securitySchemes['X-Auth-Token'], { type: 'apiKey', name: 'X-Auth-Token' })
   const result = await new Validator().validate(document)
   t.equal(result.valid, true, 'still a valid document')
+})
+
+t.test('a host with its own authenticate swaps the two headers for its own scheme (examples/openapi-credentials.ts)', async (t) => {
+  const app = Fastify()
+  await app.register(swagger, {
+    openapi: { openapi: '3.0.3', info: { title: 'chat', version: '1.0.0' }, components: { securitySchemes: { session: { type: 'http', scheme: 'bearer' } } } },
+    transformObject: ownCredentials('session')
+  })
+  await app.register(imDeletePlugin, { store: new MemoryStore(fixture()), authenticate: () => null })
+  app.post('/api/v1/chat.postMessage', { schema: { body: { type: 'object' } } }, async () => ({}))
+  await app.ready()
+  t.teardown(() => app.close())
+  const document: any = app.swagger()
+  t.same(Object.keys(document.components.securitySchemes), ['session'], 'only the host\'s scheme is declared')
+  for (const path of [IM_DELETE, DM_DELETE]) t.same(document.paths[path].post.security, [{ session: [] }], `${path} requires it`)
+  t.equal(document.paths['/api/v1/chat.postMessage'].post.security, undefined, 'a route of the host keeps what it had')
+  t.equal((await new Validator().validate(document)).valid, true, 'a valid document')
+  const swaggerObject = { swagger: '2.0' }
+  t.equal(ownCredentials('session')({ swaggerObject }), swaggerObject, 'a Swagger 2.0 document passes as it is')
+  const bare = { openapi: '3.0.3' }
+  t.same(ownCredentials('session')({ openapiObject: bare }), { openapi: '3.0.3' }, 'a document without paths or schemes, as it is')
 })
 
 t.test('a Swagger 2.0 document keeps the credentials as header parameters', async (t) => {

@@ -61,8 +61,9 @@ t.test('installed into an empty project', async (t) => {
   await mkdir(project)
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }))
   // fastify comes in as the peer dependency; @types/node is what any TypeScript user has.
-  // The README's examples need the optional parts they show: @fastify/swagger and its page, ioredis.
-  const installed = await run('npm', ['install', '--no-package-lock', join(work, tarball), '@types/node@20', '@fastify/swagger@9', '@fastify/swagger-ui@5', 'ioredis@5'], { cwd: project, env })
+  // The examples of the README and docs/ need the optional parts they show: @fastify/swagger and
+  // its page, ioredis, pg.
+  const installed = await run('npm', ['install', '--no-package-lock', join(work, tarball), '@types/node@20', '@fastify/swagger@9', '@fastify/swagger-ui@5', 'ioredis@5', 'pg@8', '@types/pg@8'], { cwd: project, env })
   ranOk(t, installed, 'npm install <tarball> succeeds')
   await writeFile(join(project, 'setup.json'), JSON.stringify({ token: 'consumer-token' }))
 
@@ -105,12 +106,16 @@ t.test('installed into an empty project', async (t) => {
     t.equal(ran.stdout.trim(), expected)
   })
 
-  t.test('the README as printed', async (t) => {
-    const readme = await readFile(join(root, 'README.md'), 'utf8')
-    const blocks = [...readme.matchAll(/^```([\w-]*)\n([^]*?)^```$/gm)].map(([, lang, code]) => ({ lang, code }))
-    t.same([...new Set(blocks.map((b) => b.lang))].filter((lang) => !['ts', 'js', 'sh', 'sql', 'text', 'ts-fragment'].includes(lang)), [], 'fences: ts (complete modules), js, sh, sql, and text or ts-fragment for the rest')
+  t.test('the README and docs/ as printed', async (t) => {
+    const pages = ['README.md', ...(await readdir(join(root, 'docs'))).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)]
+    const blocksOf = async (page: string): Promise<Array<{ page: string, lang: string, code: string }>> =>
+      [...(await readFile(join(root, page), 'utf8')).matchAll(/^```([\w-]*)\n([^]*?)^```$/gm)].map(([, lang, code]) => ({ page, lang, code }))
+    const byPage = await Promise.all(pages.map(blocksOf))
+    const blocks = byPage.flat()
+    t.same([...new Set(blocks.map((b) => `${b.page}: ${b.lang}`))].filter((fence) => !/: (ts|js|sh|sql|text|ts-fragment)$/.test(fence)), [], 'fences: ts (complete modules), js, sh, sql, and text or ts-fragment for the rest')
     const ts = blocks.filter((b) => b.lang === 'ts')
-    t.ok(ts.length >= 5, `${ts.length} ts blocks`)
+    t.ok(ts.filter((b) => b.page === 'README.md').length >= 4, 'ts blocks in the README')
+    t.ok(ts.length >= 10, `${ts.length} ts blocks in all`)
 
     // Every ts block a module of its own in an ES module project; the full example is imported
     // by the block that runs it as './custom-store.js'.
@@ -123,15 +128,23 @@ t.test('installed into an empty project', async (t) => {
       compilerOptions: { strict: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', types: ['node'], noEmit: true },
       files
     }))
-    ranOk(t, await run(bin('tsc'), ['-p', '.'], { cwd: dir, env }), 'every ts block type-checks under strict against the installed package')
+    const checked = await run(bin('tsc'), ['-p', '.'], { cwd: dir, env })
+    // Which page each failing block comes from.
+    const named = checked.stdout.replace(/block-(\d+)\.ts/g, (file, n: string) => `${file} (${ts[Number(n) - 1].page})`)
+    t.equal(checked.code, 0, 'every ts block type-checks under strict against the installed package', { stdout: named.slice(-4000), stderr: checked.stderr.slice(-4000) })
 
-    // The quick start, then the curl commands after it, each answering what its comment says.
-    const quick = ts[0].code
-    const curl = blocks[blocks.findIndex((b) => b.code === quick) + 1]
-    const cjs = blocks.find((b) => b.lang === 'js' && b.code.includes("require('fastify-im-delete')"))
-    t.ok(curl.lang === 'sh' && cjs !== undefined, 'the quick start comes with its curl commands and a CommonJS form')
-    await writeFile(join(dir, 'server.mjs'), quick)
-    await writeFile(join(dir, 'server.mts'), quick)
+    /** The block after `block` on its page: the commands that go with it. */
+    const next = (block: typeof blocks[number]): typeof blocks[number] => {
+      const page = byPage[pages.indexOf(block.page)]
+      return page[page.indexOf(block) + 1]
+    }
+    // The README's quick start, then the curl commands after it, each answering what its comment says.
+    const quick = ts[0]
+    const curl = next(quick)
+    const cjs = blocks.find((b) => b.page === 'README.md' && b.lang === 'js' && b.code.includes("require('fastify-im-delete')"))
+    t.ok(quick.page === 'README.md' && curl.lang === 'sh' && cjs !== undefined, 'the quick start comes with its curl commands and a CommonJS form')
+    await writeFile(join(dir, 'server.mjs'), quick.code)
+    await writeFile(join(dir, 'server.mts'), quick.code)
     await writeFile(join(dir, 'server.cjs'), cjs?.code ?? '')
     const tsx = import.meta.resolve('tsx')
     for (const [what, args] of [['ES module', ['server.mjs']], ['CommonJS', ['server.cjs']], ['TypeScript', ['--import', tsx, 'server.mts']]] as const) {
@@ -140,9 +153,9 @@ t.test('installed into an empty project', async (t) => {
       })
     }
     const runner = ts.find((b) => b.code.includes("from './custom-store.js'"))
-    const runnerCurl = blocks[blocks.findIndex((b) => b === runner) + 1]
+    t.ok(runner !== undefined, 'the full example comes with a server that runs it')
     t.test('the full example, run as printed', async (t) => {
-      await servesAsPrinted(t, dir, ['--import', tsx, files[ts.indexOf(runner as typeof ts[number])]], runnerCurl.code)
+      await servesAsPrinted(t, dir, ['--import', tsx, files[ts.indexOf(runner as typeof ts[number])]], next(runner as typeof ts[number]).code)
     })
   })
 })

@@ -2,7 +2,7 @@
 // started here on a free port in front of the shared server (its own config in a temp dir).
 // Debian's PgBouncer is 1.18: it does not track prepared statements, so the store must be
 // told `preparedStatements: false`; with them on, what breaks is shown below.
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -16,20 +16,11 @@ import { BODIES, IM_DELETE, DM_DELETE, expectedAfter } from './helpers/app.js'
 import { fixture } from './helpers/fixture.js'
 import { post } from './helpers/http.js'
 import { server, type Backend } from './helpers/postgres.js'
+import { firstRunnable, systemProgram } from './helpers/programs.js'
 import { served } from './helpers/served.js'
 import { sqlTarget } from './helpers/kit-targets.js'
 
 t.setTimeout(180_000)
-
-function pgbouncerBinary (): string | null {
-  for (const candidate of ['/usr/sbin/pgbouncer', 'pgbouncer']) {
-    try {
-      execFileSync(candidate, ['--version'], { stdio: 'ignore' })
-      return candidate
-    } catch {}
-  }
-  return null
-}
 
 async function freePort (): Promise<number> {
   const probe = createServer()
@@ -96,11 +87,13 @@ async function startPgBouncer (binary: string, upstream: URL): Promise<number> {
 const bouncerUrl = (port: number, database: string): string => `postgres://postgres@127.0.0.1:${port}/${database}`
 
 const direct = await server(t)
-const binary = pgbouncerBinary()
-if (binary === null) {
-  if (process.env.CI !== undefined && process.env.CI !== '') t.fail('CI needs pgbouncer (Debian package pgbouncer; .ci/run installs it)')
-  else t.comment('PgBouncer run not done: no pgbouncer binary')
-}
+const binary = systemProgram(t, {
+  tests: 'PostgresStore through PgBouncer in transaction mode',
+  name: 'PgBouncer',
+  // PGBOUNCER_PATH names another binary (or a missing one, to see this test skipped).
+  path: firstRunnable(process.env.PGBOUNCER_PATH === undefined ? ['/usr/sbin/pgbouncer', 'pgbouncer'] : [process.env.PGBOUNCER_PATH], ['--version']),
+  install: 'apt-get install pgbouncer, or set PGBOUNCER_PATH'
+})
 
 if (direct !== null && binary !== null) {
   const upstream = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test')

@@ -60,7 +60,7 @@ async function privateRedis (t: Test): Promise<{ port: number, start: () => Prom
 
 const redis = await privateRedis(t)
 
-// The README's client: commands fail at once while disconnected instead of queueing.
+// docs/deployment.md's client: commands fail at once while disconnected instead of queueing.
 const failFast = new Redis({ port: redis.port, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1000 })
 // ioredis's defaults: commands wait in its offline queue and are retried, for many seconds.
 const patient = new Redis({ port: redis.port })

@@ -1,16 +1,18 @@
-import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { MapStore, build } from '../examples/custom-store.js'
 import { hashLoginToken } from '../index.js'
 import { BODIES, IM_DELETE } from './helpers/app.js'
+import { showsExample } from './helpers/shown.js'
 
-// The README's full example is examples/custom-store.ts, word for word: it compiles (tsc -p .),
-// passes lint, and does what the README says.
+// The full example of docs/custom-store.md is examples/custom-store.ts, word for word: it
+// compiles (tsc -p .), passes lint, and does what the page says.
 
-t.test('the README shows the example as it is in examples/', async (t) => {
-  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
-  const source = await readFile(new URL('../examples/custom-store.ts', import.meta.url), 'utf8')
-  t.ok(readme.includes('```ts\n' + source.replace("'../index.js'", "'fastify-im-delete'") + '```\n'), 'the README holds the example, importing the package')
+t.test('docs/custom-store.md shows the example as it is in examples/', async (t) => {
+  t.ok(await showsExample('docs/custom-store.md', 'examples/custom-store.ts'), 'it holds the example, importing the package')
+})
+
+t.test('the README shows the OpenAPI credentials example as it is in examples/ (test/openapi runs it)', async (t) => {
+  t.ok(await showsExample('README.md', 'examples/openapi-credentials.ts'), 'it holds the example')
 })
 
 function world (): { store: MapStore, sessions: Map<string, string> } {
