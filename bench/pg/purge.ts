@@ -126,14 +126,16 @@ async function ourSide (url: string, schema: string, n: number, files: boolean, 
     store,
     rateLimit: false,
     permissions: { 'delete-d': ['admin', 'user'] },
-    fileStore: !files ? undefined : {
-      async remove (_upload: Upload) {
-        inFlightPeak = Math.max(inFlightPeak, ++inFlight)
-        await sleep(1)
-        inFlight--
-        blobs++
-      }
-    },
+    fileStore: !files
+      ? undefined
+      : {
+          async remove (_upload: Upload) {
+            inFlightPeak = Math.max(inFlightPeak, ++inFlight)
+            await sleep(1)
+            inFlight--
+            blobs++
+          }
+        },
     onAfterPurge: ({ removed }) => { finished = { at: performance.now(), removed } }
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
