@@ -4,6 +4,8 @@
  * - http: the plugin's throughput and latency on three paths, each against a bare Fastify floor
  * - memory: the server's RSS and heap (after a forced GC) around many requests
  * - pg-erase, pg-lookups: only when DATABASE_URL is set (PostgresStore pending: see bench/pg/store-adapter.ts)
+ * - pg-purge: big DMs on PostgresStore (time to the 200 and to purged, RSS, blobs in flight, against a hand-written batched loop)
+ * - purge-loop: big DMs on MemoryStore and PGlite, the longest the event loop is held
  *
  * Prints a table; writes bench/results.json (a --quick run writes bench/results.local.json,
  * which is not committed). `--report` prints the Markdown tables of bench/results.json.
@@ -19,10 +21,12 @@ import { measureOverhead, type OverheadResult } from './http/overhead.js'
 import { ERASE_TARGET, measureErase, type EraseBenchResult } from './pg/erase.js'
 import { measurePgHttp, type PgHttpResult } from './pg/http.js'
 import { measureLookups, type LookupBenchResult } from './pg/lookup.js'
+import { PURGE_TARGET, measurePurge, type PurgeBenchResult } from './pg/purge.js'
+import { LOOP_TARGET_MS, measurePurgeLoop, type LoopRow } from './purge-loop.js'
 import { storeAdapter } from './pg/store-adapter.js'
 import { markdownTable, table } from './support/table.js'
 
-const SECTIONS = ['http', 'memory', 'pg-http', 'pg-erase', 'pg-lookups'] as const
+const SECTIONS = ['http', 'memory', 'pg-http', 'pg-erase', 'pg-lookups', 'pg-purge', 'purge-loop'] as const
 type Section = typeof SECTIONS[number]
 
 const { values } = parseArgs({
@@ -41,14 +45,18 @@ const PLAN = values.quick
       memory: { requests: 24_000, connections: 16, messages: 2 },
       pgHttp: { rounds: 3, amount: 1_000, amountRejected: 5_000, warmup: 300, connections: 16, poolSize: 10 },
       erase: { sizes: [1_000, 10_000], reps: 3 },
-      lookups: { sizes: [10_000, 100_000], samples: 1_000 }
+      lookups: { sizes: [10_000, 100_000], samples: 1_000 },
+      purge: { sizes: [100_000] },
+      loop: { memory: 100_000, pglite: 30_000 }
     }
   : {
       http: { rounds: 7, amount: 30_000, warmup: 5_000, connections: 16, messages: 2 },
       memory: { requests: 200_000, connections: 16, messages: 2 },
       pgHttp: { rounds: 11, amount: 3_000, amountRejected: 20_000, warmup: 600, connections: 16, poolSize: 10 },
       erase: { sizes: [1_000, 10_000, 100_000], reps: [41, 21, 7] },
-      lookups: { sizes: [10_000, 1_000_000], samples: 5_000 }
+      lookups: { sizes: [10_000, 1_000_000], samples: 5_000 },
+      purge: { sizes: [100_000, 1_000_000, 3_000_000] },
+      loop: { memory: 1_000_000, pglite: 300_000 }
     }
 
 export interface Results {
@@ -58,7 +66,8 @@ export interface Results {
   commit: string
   http?: OverheadResult
   memory?: MemoryResult
-  pg?: { database: string, http?: PgHttpResult, erase?: EraseBenchResult, lookups?: LookupBenchResult } | { skipped: string }
+  pg?: { database: string, http?: PgHttpResult, erase?: EraseBenchResult, lookups?: LookupBenchResult, purge?: PurgeBenchResult } | { skipped: string }
+  purgeLoop?: LoopRow[]
   /** The load average when the run ended (the start's is in machine). */
   loadAverageAtEnd?: number[]
 }
@@ -164,6 +173,23 @@ export function render (results: Results, markdown: boolean): string {
       }
     }
   }
+  if (results.pg !== undefined && !('skipped' in results.pg) && results.pg.purge !== undefined) {
+    const p = results.pg.purge
+    parts.push(`PostgreSQL purge (${results.pg.database}): a DM of n messages, n read receipts and n/10 uploads erased through the plugin with its defaults ` +
+      `(batch size ${p.settings.batchSize}, a file store whose removals take 1 ms); the same purge without a file store and a hand-written batched DELETE loop ` +
+      '(same batch size) each on an identical copy, side by side, alternating who goes first; rows/s = rows removed ÷ time from the 200 to the purge\'s end')
+    parts.push(draw(['messages', '200 after ms', 'purged s', 'blobs done s', '2nd erase', 'other DM', 'RSS before/peak MiB', 'blobs in flight',
+      'rows/s purge (with files)', 'rows/s hand', 'purge/hand', 'target', ''],
+    p.sizes.map((s) => [String(s.messages), fmt(s.answerMs, 0), fmt(s.purgedMs / 1000, 1), fmt(s.blobsDoneMs / 1000, 1), String(s.secondErase),
+      `${s.otherDm.status} in ${fmt(s.otherDm.ms, 0)} ms`, `${fmt(s.rssBeforeMiB, 0)} / ${fmt(s.rssPeakMiB, 0)}`, `${s.blobsInFlightPeak} ≤ ${s.blobConcurrency}`,
+      `${s.dbOnlyRowsPerS} (${s.purgeRowsPerS})`, String(s.handRowsPerS), fmt(s.ratio, 3), `≥ ${PURGE_TARGET}`, verdict(s.met)])))
+    parts.push(`linear fit of the purge's time against rows removed: ${p.purgeFit.msPerMillionRows} ms per million rows, r² ${fmt(p.purgeFit.r2, 4)}`)
+  }
+  if (results.purgeLoop !== undefined) {
+    parts.push('Big DMs on the stores that run in the server\'s thread, through the plugin with its defaults: the longest the event loop was held from the request to the purge\'s end')
+    parts.push(draw(['store', 'messages', 'batch size', '200 after ms', 'purged s', 'event loop held ms', 'target', ''],
+      results.purgeLoop.map((r) => [r.store, String(r.messages), String(r.batchSize), fmt(r.answerMs, 0), fmt(r.purgedMs / 1000, 1), fmt(r.heldMs, 1), `≤ ${LOOP_TARGET_MS}`, verdict(r.met)])))
+  }
   return parts.join('\n\n')
 }
 
@@ -194,7 +220,8 @@ async function main (): Promise<void> {
 
   if (wants('http')) results.http = await measureOverhead(PLAN.http, log)
   if (wants('memory')) results.memory = await measureMemory(PLAN.memory, log)
-  if (wants('pg-http') || wants('pg-erase') || wants('pg-lookups')) {
+  if (wants('purge-loop')) results.purgeLoop = await measurePurgeLoop(PLAN.loop, log)
+  if (wants('pg-http') || wants('pg-erase') || wants('pg-lookups') || wants('pg-purge')) {
     const url = process.env.DATABASE_URL
     if (url === undefined || url === '') {
       results.pg = { skipped: 'DATABASE_URL not set' }
@@ -207,7 +234,8 @@ async function main (): Promise<void> {
           database,
           http: wants('pg-http') ? await measurePgHttp(pool, url, PLAN.pgHttp, log) : undefined,
           erase: wants('pg-erase') ? await measureErase(pool, storeAdapter, { ...PLAN.erase, fresh: values['fresh-pg'] }, log) : undefined,
-          lookups: wants('pg-lookups') ? await measureLookups(pool, storeAdapter, { ...PLAN.lookups, fresh: values['fresh-pg'] }, log) : undefined
+          lookups: wants('pg-lookups') ? await measureLookups(pool, storeAdapter, { ...PLAN.lookups, fresh: values['fresh-pg'] }, log) : undefined,
+          purge: wants('pg-purge') ? await measurePurge(pool, url, PLAN.purge, log) : undefined
         }
       } finally {
         await pool.end()
