@@ -6,7 +6,7 @@ import { documentTarget, sqlTarget, type FaultyMemoryStore } from './helpers/kit
 import {
   EmptyNotNullMemory, ForgetsDiscussionsMemory, LetsDeactivatedInMemory, NoRollbackMemory, SqlMutant, SupersetDirectMemory,
   NamedAnySubscriberMemory, NamedUsernameFirstMemory, UsernameFirstMemory, SeesPurgingMemory, FinishesEarlyMemory, RepeatsUploadsMemory,
-  NeverHidesMemory, type SqlFlaws
+  NeverHidesMemory, RejectsNulMemory, type SqlFlaws
 } from './helpers/mutants.js'
 import { pglite, server, type Backend } from './helpers/postgres.js'
 
@@ -48,7 +48,8 @@ t.test('document-store mutants over MemoryStore', async (t) => {
     ['finds a DM being purged', SeesPurgingMemory, ['purge']],
     ['says a purge is finished with rows left', FinishesEarlyMemory, ['purge', 'purgeRace']],
     ['hands an upload out twice', RepeatsUploadsMemory, ['purge', 'purgeRace']],
-    ['has purge but never hides', NeverHidesMemory, ['purge', 'purgeRace']]
+    ['has purge but never hides', NeverHidesMemory, ['purge', 'purgeRace']],
+    ['sends a NUL to its database', RejectsNulMemory, ['unstorable']]
   ]
   // One process, no race to lose: one round of the race cases says all they can.
   for (const [name, Store, caught] of mutants) await expectCaught(t, name, memory(Store), caught, { raceRounds: 1 })

@@ -47,6 +47,9 @@ export class ChatStore implements ImDeleteStore {
   }
 
   async findUser (idOrUsername: string): Promise<User | null> {
+    // A NUL or a lone surrogate: no text column holds it (PostgreSQL refuses it, 22021), so no user has it.
+    // eslint-disable-next-line no-control-regex -- the NUL is what it looks for
+    if (/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(idOrUsername)) return null
     const { rows } = await this.#db.query({
       name: 'im-delete-find-user',
       // By id first, else by username: a username that happens to look like a uuid loses.

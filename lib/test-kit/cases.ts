@@ -14,6 +14,7 @@ export const CASES = {
   directRoom: 'findDirectRoom: the room of type d with exactly this member set',
   subscription: 'findSubscription: by room and user, with its roles',
   named: 'findNamed: the user, the room and the subscription a key names, as findUser, findRoomById and findSubscription answer them',
+  unstorable: 'every lookup: a key no row can hold (a NUL, a lone surrogate) finds nothing, and is no error',
   eraseTree: 'eraseRoom: a DM, its discussions (nested), their messages (thread replies too), uploads (those no message points to too), subscriptions and read receipts, and nothing else',
   eraseCounts: 'eraseRoom with { documents: false }: the same rows go, and the counts say so',
   eraseSmall: 'eraseRoom: a DM without messages, and a self-DM',
@@ -293,6 +294,29 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
           check.same({ user: userView(named.user), room: roomView(named.room), subscription: subscriptionView(named.subscription) }, apart,
             `${what} (${key}), ${subscriber === undefined ? 'no subscriber asked for' : `the subscription of ${subscriber}`}`)
         }
+      }
+    }
+  },
+  unstorable: {
+    async run (check, open) {
+      const o = await open()
+      const { store, id } = o
+      const alice = id('user', 'alice')
+      const dm = id('room', 'alicebob')
+      // What a client can put in a JSON or form body: each beside a key that names a row.
+      for (const [key, what] of [[`${dm}\u0000`, 'a DM id and a NUL'], ['bob\u0000', 'a username and a NUL'], ['\u0000', 'a NUL alone'],
+        ['\ud800', 'a lone high surrogate'], ['bob\udc00', 'a username and a lone low surrogate']]) {
+        const asked = await Promise.allSettled([
+          store.findUser(key),
+          store.findRoomById(key),
+          store.findDirectRoom([alice, key]),
+          store.findSubscription(key, alice),
+          store.findSubscription(dm, key),
+          store.findNamed?.(key, alice).then((named) => named.user ?? named.room ?? named.subscription) ?? null,
+          store.findUserByLoginToken?.(key, hashLoginToken(KIT_TOKENS.alice)) ?? null
+        ])
+        const found = asked.map((settled) => settled.status === 'fulfilled' ? settled.value : `rejected: ${String(settled.reason)}`)
+        check.same(found, found.map(() => null), `${what} (${JSON.stringify(key)}): findUser, findRoomById, findDirectRoom, findSubscription (as room, as user), findNamed, findUserByLoginToken`)
       }
     }
   },

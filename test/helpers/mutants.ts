@@ -212,3 +212,11 @@ export class NeverHidesMemory extends FaultyMemoryStore {
     return await super.eraseRoom(roomId, { ...options, batchSize: undefined })
   }
 }
+
+/** MemoryStore whose user lookup fails on a NUL, as a SQL store that sends it to PostgreSQL does (22021). */
+export class RejectsNulMemory extends FaultyMemoryStore {
+  async findUser (idOrUsername: string): Promise<User | null> {
+    if (idOrUsername.includes('\u0000')) throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' })
+    return await super.findUser(idOrUsername)
+  }
+}

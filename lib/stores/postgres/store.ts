@@ -51,6 +51,14 @@ const decodeOrNull = (text: string | null): any => text === null ? null : decode
 
 const stringOrNull = (value: unknown): string | null => typeof value === 'string' ? value : null
 
+/** A NUL or a lone surrogate: no PostgreSQL text can hold it (22021), so no row has it as a key. */
+// eslint-disable-next-line no-control-regex -- the NUL is what it looks for
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/** Whether a lookup's parameters could match a row at all; a key no row can hold finds nothing, without a query. */
+const storable = (params: readonly unknown[]): boolean =>
+  params.every((param) => typeof param !== 'string' ? !Array.isArray(param) || storable(param) : !UNSTORABLE.test(param))
+
 /** The documents of one collection, checked like the memory store does; a later `_id` replaces an earlier one. */
 function latest<T extends { _id: string, rid?: unknown }> (collection: keyof Dump, docs: readonly T[] = []): T[] {
   for (const doc of docs) {
@@ -344,7 +352,9 @@ export class PostgresStore implements ImDeleteStore {
   }
 
   async findNamed (key: string, subscriberId?: string): Promise<Named> {
-    const { rows: [row] } = await this.#driver.lookup(...this.#lookups.findNamed(key, subscriberId), this.#bounds)
+    const [named, params] = this.#lookups.findNamed(key, subscriberId)
+    if (!storable(params)) return { user: null, room: null, subscription: null }
+    const { rows: [row] } = await this.#driver.lookup(named, params, this.#bounds)
     return { user: decodeOrNull(row.user), room: decodeOrNull(row.room), subscription: decodeOrNull(row.subscription) }
   }
 
@@ -393,6 +403,7 @@ export class PostgresStore implements ImDeleteStore {
   }
 
   async #find ([text, params]: [Statement, unknown[]]): Promise<any> {
+    if (!storable(params)) return null
     const { rows } = await this.#driver.lookup(text, params, this.#bounds)
     return rows.length === 0 ? null : decode(rows[0].doc)
   }
