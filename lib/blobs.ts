@@ -11,9 +11,6 @@ import type { Upload } from './types.js'
  */
 export const BLOB_RETRY = { first: 1000, longest: 300_000, giveUpAfter: 86_400_000, page: 100 }
 
-/** Uploads whose blobs wait in memory for their removal, at most; past it they wait in the store, for a sweep. */
-const QUEUED = 10_000
-
 /** At most `limit` tasks at once; the others wait their turn, in order. */
 export class Concurrency {
   readonly #limit: number
@@ -60,10 +57,13 @@ export class BlobRemovals {
   #queued = 0
   /** Recorded removals left to a sweep while the queue was full. */
   #backlog = false
+  /** Uploads whose blobs may wait in memory for `removeLater`; past it they wait in the store, for a sweep. */
+  readonly #queueLimit: number
 
-  constructor (blobs: DurableBlobs, remove: (upload: Upload) => Promise<void>) {
+  constructor (blobs: DurableBlobs, remove: (upload: Upload) => Promise<void>, queueLimit: number) {
     this.#blobs = blobs
     this.#remove = remove
+    this.#queueLimit = queueLimit
   }
 
   /** Right after the erase: removes the blobs and forgets those removed; a sweep retries the others. */
@@ -93,12 +93,12 @@ export class BlobRemovals {
   }
 
   /**
-   * After a purge step: the same as `removeNow`, not waited for, while fewer than `QUEUED` uploads
+   * After a purge step: the same as `removeNow`, not waited for, while fewer than the queue limit's uploads
    * wait in memory; past that, left in the store for a sweep once the queue has drained. The
    * purge never waits for blob storage, and memory does not grow with the DM.
    */
   removeLater (uploads: readonly Upload[], log: FastifyBaseLogger, roomId: string): void {
-    if (this.#queued >= QUEUED) {
+    if (this.#queued >= this.#queueLimit) {
       this.#backlog = true
       return
     }

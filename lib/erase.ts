@@ -114,7 +114,8 @@ export class DirectMessageEraser {
     const { store, fileStore, hookTimeout, purge } = options
     this.#removals = new Concurrency(purge.blobConcurrency)
     this.#blobs = fileStore !== undefined && store.blobs !== undefined
-      ? new BlobRemovals(store.blobs, async (upload) => { await this.#removals.run(async () => { await bounded('fileStore.remove', hookTimeout, () => fileStore.remove(upload)) }) })
+      // Two steps' uploads at most wait in memory; the rest wait in the store.
+      ? new BlobRemovals(store.blobs, async (upload) => { await this.#removals.run(async () => { await bounded('fileStore.remove', hookTimeout, () => fileStore.remove(upload)) }) }, 2 * purge.batchSize)
       : null
     this.#purges = store.purge === undefined
       ? null

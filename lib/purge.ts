@@ -56,13 +56,14 @@ export class PurgeRunner {
 
   /** Steps now (or right after the run in progress): a purge was just recorded. */
   wake (): void {
-    if (this.#stopped || this.#log === undefined) return
+    if (this.#stopped) return
     if (this.#running !== undefined) {
       this.#again = true
       return
     }
     clearTimeout(this.#timer)
-    this.#running = this.#run(this.#log).finally(() => {
+    // Started (`start`) before any erase can wake it: the plugin serves once ready.
+    this.#running = this.#run(this.#log as Log).finally(() => {
       this.#running = undefined
       if (this.#again) this.wake()
     })

@@ -6,7 +6,7 @@ import { documentTarget, sqlTarget, type FaultyMemoryStore } from './helpers/kit
 import {
   EmptyNotNullMemory, ForgetsDiscussionsMemory, LetsDeactivatedInMemory, NoRollbackMemory, SqlMutant, SupersetDirectMemory,
   NamedAnySubscriberMemory, NamedUsernameFirstMemory, UsernameFirstMemory, SeesPurgingMemory, FinishesEarlyMemory, RepeatsUploadsMemory,
-  NeverHidesMemory, RejectsNulMemory, type SqlFlaws
+  NeverHidesMemory, RejectsNulMemory, StepsNothingMemory, NeverFinishesMemory, type SqlFlaws
 } from './helpers/mutants.js'
 import { pglite, server, type Backend } from './helpers/postgres.js'
 
@@ -49,7 +49,9 @@ t.test('document-store mutants over MemoryStore', async (t) => {
     ['says a purge is finished with rows left', FinishesEarlyMemory, ['purge', 'purgeRace']],
     ['hands an upload out twice', RepeatsUploadsMemory, ['purge', 'purgeRace']],
     ['has purge but never hides', NeverHidesMemory, ['purge', 'purgeRace']],
-    ['sends a NUL to its database', RejectsNulMemory, ['unstorable']]
+    ['sends a NUL to its database', RejectsNulMemory, ['unstorable']],
+    ['steps nothing: a hidden DM is never purged', StepsNothingMemory, ['purge', 'purgeRace']],
+    ['never says a purge is finished', NeverFinishesMemory, ['purge', 'purgeRace']]
   ]
   // One process, no race to lose: one round of the race cases says all they can.
   for (const [name, Store, caught] of mutants) await expectCaught(t, name, memory(Store), caught, { raceRounds: 1 })

@@ -198,3 +198,17 @@ t.test('under node:test: in a test context; a case that does not apply is skippe
   t.match(failing.out, `not ok 5 - ${CASES.directRoom}`, 'in the case that catches it')
   t.match(failing.out, 'the members of a private group (and part of a DM of three): no DM: found', 'saying what differed')
 })
+
+t.test('a store that purges without findNamed: the purge cases ask the other lookups', async (t) => {
+  const { failures, report } = await collect({
+    name: 'purge, no findNamed',
+    create: async () => {
+      const inner = new FaultyMemoryStore()
+      const target = documentTarget(inner)
+      return { ...target, store: { ...withoutTokens(inner), eraseRoom: async (roomId, options) => await inner.eraseRoom(roomId, options), purge: inner.purge } }
+    },
+    only: [CASES.purge, CASES.purgeRace]
+  })
+  t.same(failures, [], 'both pass')
+  t.same(report.ran, [CASES.purge, CASES.purgeRace], 'both ran')
+})

@@ -243,3 +243,41 @@ t.test('purge options are checked at register time', async (t) => {
     await app.close().catch(() => {})
   }
 })
+
+t.test('PostgresStore: blob removals behind a fast purge wait in the store, and a sweep finishes them', async (t) => {
+  const db = await pglite(t)
+  const { store, teardown } = await db.fresh()
+  t.teardown(teardown)
+  await store.import(bigDataset(EXTRA))
+  // A slow blob storage and steps of 2: far more uploads removed than may wait in memory (4).
+  const files = countingFileStore(20)
+  const purged: AfterPurgeContext[] = []
+  const { app } = await build({ store, fileStore: files, purge: { batchSize: 2, blobConcurrency: 2 }, permissions: { 'delete-d': ['user'] }, onAfterPurge: (context) => { purged.push(context) } })
+  t.teardown(async () => { await app.close() })
+  const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('alice'), payload: { roomId: 'alicebob' } })
+  t.equal(res.body, BODIES.success)
+  await within(60_000, 'the purge', until(() => purged.length === 1))
+  t.ok(files.removed.length < EXTRA, `the purge finished before its blobs (${files.removed.length} removed by then)`)
+  await within(60_000, 'every blob', until(async () => (await store.blobs.pending(10)).length === 0))
+  t.same([...new Set(files.removed)].sort(), bigUploads(), 'every blob removed in the end')
+  t.ok(files.peak() <= 2, `at most two at once (${files.peak()})`)
+})
+
+t.test('PostgresStore: a discussion started in a DM being purged is purged with it', async (t) => {
+  const db = await pglite(t)
+  const { store, schema, teardown } = await db.fresh()
+  t.teardown(teardown)
+  await store.import(bigDataset(EXTRA))
+  t.equal((await store.eraseRoom('alicebob', { batchSize: 4 }))?.purging, true, 'hidden')
+  // As a chat server would, into the hidden DM: a discussion with a member and a message.
+  await db.query(`INSERT INTO ${schema}.rooms (_id, t, prid, doc) VALUES ('late-disc', 'p', 'disc-1', '{"_id": "late-disc", "t": "p", "prid": "disc-1"}')`)
+  await db.query(`INSERT INTO ${schema}.subscriptions (_id, rid, user_id, doc) VALUES ('late-sub', 'late-disc', 'bob', '{"_id": "late-sub", "rid": "late-disc", "u": {"_id": "bob"}}')`)
+  await db.query(`INSERT INTO ${schema}.messages (_id, rid, doc) VALUES ('late-m', 'late-disc', '{"_id": "late-m", "rid": "late-disc"}')`)
+  let finished = null
+  for (let step = 0; finished === null && step < 100; step++) finished = (await store.purge.step({ batchSize: 4 }))?.finished ?? null
+  t.same(finished, { ...BIG_REMOVED, messages: BIG_REMOVED.messages + 1, subscriptions: BIG_REMOVED.subscriptions + 1, discussions: BIG_REMOVED.discussions + 1 },
+    'the whole erase counted, the late discussion, its member and its message included')
+  const { rows } = await db.query(`SELECT (SELECT count(*) FROM ${schema}.rooms WHERE _id IN ('alicebob', 'disc-1', 'disc-1-1', 'late-disc'))::int AS rooms,
+    (SELECT count(*) FROM ${schema}.messages WHERE rid = 'late-disc')::int AS messages, (SELECT count(*) FROM ${schema}.purges)::int AS purges`)
+  t.same(rows[0], { rooms: 0, messages: 0, purges: 0 }, 'nothing of it is left')
+})

@@ -72,10 +72,10 @@ export function intercepted<S extends ImDeleteStore> (store: S, before: (method:
 export class BreakingMemoryStore extends MemoryStore {
   breakAt: { collection: EraseCollection, when: 'before' | 'after', raise: () => unknown } | null = null
 
-  protected override removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): ReturnType<MemoryStore['removeDocuments']> {
+  protected override removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit?: number): ReturnType<MemoryStore['removeDocuments']> {
     const fault = this.breakAt?.collection === collection ? this.breakAt : null
     if (fault?.when === 'before') throw fault.raise()
-    const removed = super.removeDocuments(collection, roomIds, undo)
+    const removed = super.removeDocuments(collection, roomIds, undo, limit)
     if (fault !== null) throw fault.raise()
     return removed
   }

@@ -42,8 +42,8 @@ export class Fault {
 export class FaultyMemoryStore extends MemoryStore {
   readonly fault = new Fault()
 
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): Array<Room | any> {
-    const removed = super.removeDocuments(collection, roomIds, undo)
+  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit?: number): Array<Room | any> {
+    const removed = super.removeDocuments(collection, roomIds, undo, limit)
     this.fault.wrote()
     return removed
   }

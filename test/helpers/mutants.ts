@@ -110,15 +110,15 @@ export class SqlMutant extends PostgresStore {
 
 /** MemoryStore whose failed erase keeps what its earlier steps removed: each step as good as committed. */
 export class NoRollbackMemory extends FaultyMemoryStore {
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], _undo: UndoLog): Array<Room | any> {
-    return super.removeDocuments(collection, roomIds, [])
+  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], _undo: UndoLog, limit?: number): Array<Room | any> {
+    return super.removeDocuments(collection, roomIds, [], limit)
   }
 }
 
 /** MemoryStore that erases only the room it is given, not its discussions. */
 export class ForgetsDiscussionsMemory extends FaultyMemoryStore {
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog): Array<Room | any> {
-    return super.removeDocuments(collection, roomIds.slice(0, 1), undo)
+  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit?: number): Array<Room | any> {
+    return super.removeDocuments(collection, roomIds.slice(0, 1), undo, limit)
   }
 }
 
@@ -218,5 +218,21 @@ export class RejectsNulMemory extends FaultyMemoryStore {
   async findUser (idOrUsername: string): Promise<User | null> {
     if (idOrUsername.includes('\u0000')) throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' })
     return await super.findUser(idOrUsername)
+  }
+}
+
+/** MemoryStore whose purge steps find nothing to do: a hidden DM is never purged. */
+export class StepsNothingMemory extends FaultyMemoryStore {
+  constructor () {
+    super()
+    wrapSteps(this, () => null)
+  }
+}
+
+/** MemoryStore whose purge steps never say the purge is finished. */
+export class NeverFinishesMemory extends FaultyMemoryStore {
+  constructor () {
+    super()
+    wrapSteps(this, (step) => ({ roomId: step?.roomId ?? 'alicebob', uploads: step?.uploads ?? [], finished: null }))
   }
 }
