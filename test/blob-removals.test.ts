@@ -102,3 +102,24 @@ t.test('removed blobs that cannot be forgotten: logged, and a sweep removes and 
   t.match(lines.find(({ msg }) => msg === 'im.delete: removed blobs could not be forgotten; a sweep retries'), { level: 50, removed: 3, err: { message: 'connection reset while forgetting' } }, 'logged')
   t.same([...new Set(removed)].sort(), ALICEBOB_TREE.uploads, 'every blob removed (some twice: a removed blob counts as removed)')
 })
+
+t.test('two erases whose blobs fail: one sweep retries them all', async (t) => {
+  const { store, teardown } = await backend.fresh()
+  t.teardown(teardown)
+  const dataset = fixture()
+  dataset.uploads.push({ _id: 'up-adminbob', rid: 'adminbob' })
+  await store.import(dataset)
+  const state = { up: false }
+  const removed: string[] = []
+  const { logger, lines } = captureLogs()
+  const { app } = await build({ store, fastify: { logger }, fileStore: { remove: (upload) => { if (!state.up) throw new Error('blob storage down'); removed.push(upload._id) } } })
+  t.teardown(async () => { await app.close() })
+  for (const roomId of ['alicebob', 'adminbob']) {
+    const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('admin'), payload: { roomId } })
+    t.equal(res.body, BODIES.success, roomId)
+  }
+  t.equal(lines.filter(({ msg }) => msg === 'im.delete: fileStore.remove failed after the erase').length, 4, 'each failure logged')
+  state.up = true
+  await within(30_000, 'every blob removed', until(async () => (await store.blobs.pending(10)).length === 0))
+  t.same(removed.sort(), [...ALICEBOB_TREE.uploads, 'up-adminbob'].sort(), 'both erases\' blobs')
+})

@@ -9,6 +9,7 @@ import { within } from './helpers/child.js'
 import { ALICEBOB_TREE, authHeaders, fixture } from './helpers/fixture.js'
 import { pglite, server, type Backend } from './helpers/postgres.js'
 import Fastify from 'fastify'
+import type { PGliteLike, Sql } from '../lib/stores/postgres/driver.js'
 
 t.setTimeout(120_000)
 
@@ -280,4 +281,33 @@ t.test('PostgresStore: a discussion started in a DM being purged is purged with 
   const { rows } = await db.query(`SELECT (SELECT count(*) FROM ${schema}.rooms WHERE _id IN ('alicebob', 'disc-1', 'disc-1-1', 'late-disc'))::int AS rooms,
     (SELECT count(*) FROM ${schema}.messages WHERE rid = 'late-disc')::int AS messages, (SELECT count(*) FROM ${schema}.purges)::int AS purges`)
   t.same(rows[0], { rooms: 0, messages: 0, purges: 0 }, 'nothing of it is left')
+})
+
+t.test('PostgresStore: a row committed between a purge\'s last batch and its lock is purged by the next step', async (t) => {
+  const db = await pglite(t)
+  const { schema, teardown } = await db.fresh()
+  t.teardown(teardown)
+  const inner = (db.options as { pglite: PGliteLike }).pglite
+  let written = false
+  // As if a writer committed right then: the message goes in just before the step locks the rooms.
+  const writing = (sql: Sql): Sql => ({
+    async query (text, params) {
+      if (!written && /^\s*WITH RECURSIVE tree \(_id\) AS \(\s*SELECT _id FROM \S+ WHERE _id = ANY/.test(text)) {
+        written = true
+        await sql.query(`INSERT INTO ${schema}.messages (_id, rid, doc) VALUES ('late-m', 'alicebob', '{"_id": "late-m", "rid": "alicebob"}')`)
+      }
+      return await sql.query(text, params)
+    }
+  })
+  const { PostgresStore } = await import('../postgres.js')
+  const store = new PostgresStore({ schema, pglite: { query: async (text, params) => await inner.query(text, params), transaction: async (work) => await inner.transaction(async (tx) => await work(writing(tx))) } })
+  await store.import(bigDataset(EXTRA))
+  t.equal((await store.eraseRoom('alicebob', { batchSize: 100 }))?.purging === true, false, 'erased whole below the batch size')
+  await store.import(bigDataset(EXTRA))
+  t.equal((await store.eraseRoom('alicebob', { batchSize: 4 }))?.purging, true, 'hidden above it')
+  const steps: PurgeStep[] = []
+  for (let step = 0; steps.at(-1)?.finished == null && step < 100; step++) steps.push(await store.purge.step({ batchSize: EXTRA }) as PurgeStep)
+  t.ok(written, 'the late message was written after the last full batch')
+  t.same(steps.map(({ finished }) => finished !== null), [false, false, true], 'the step that found it left did not finish; the next did')
+  t.same(steps.at(-1)?.finished?.messages, BIG_REMOVED.messages + 1, 'and counted it')
 })
