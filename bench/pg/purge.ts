@@ -9,12 +9,14 @@ import pg from 'pg'
 import imDeletePlugin, { type RemovedCounts, type Upload } from '../../index.js'
 import { fixture, authHeaders } from '../../lib/fixture.js'
 import { PostgresStore } from '../../postgres.js'
-import { linearFit, mib, round } from '../support/stats.js'
+import { linearFit, median, mib, round } from '../support/stats.js'
 import { SCHEMA_PREFIX, dropSchema } from './schemas.js'
 
 export interface PurgeBenchSettings {
   /** Messages (and read receipts) of the erased DM, a tenth as many uploads, one size per step. */
   sizes: number[]
+  /** Pairs (purge, hand loop) per size, each on fresh identical copies: the ratio is their median. */
+  reps: number[]
 }
 
 /** The purge may remove rows no slower than this share of the hand-written loop's rate. */
@@ -22,7 +24,7 @@ export const PURGE_TARGET = 0.8
 const ANSWER_TARGET_MS = 1000
 const RSS_TARGET_MIB = 400
 
-type OurSide = Omit<PurgeSize, 'messages' | 'handRowsPerS' | 'ratio' | 'met' | 'dbOnlyRowsPerS'> & { rows: number }
+type OurSide = Omit<PurgeSize, 'messages' | 'handRowsPerS' | 'ratio' | 'ratios' | 'met' | 'dbOnlyRowsPerS'> & { rows: number }
 
 export interface PurgeSize {
   messages: number
@@ -39,6 +41,8 @@ export interface PurgeSize {
   dbOnlyRowsPerS: number
   handRowsPerS: number
   ratio: number
+  /** Each pair's purge ÷ hand rows/s. */
+  ratios: number[]
   /** RSS before the request, and its peak from then until the last blob was removed. */
   rssBeforeMiB: number
   rssPeakMiB: number
@@ -66,10 +70,10 @@ async function fresh (pool: pg.Pool, schema: string, from?: string): Promise<voi
   await dropSchema(pool, schema)
   const store = new PostgresStore({ pool, schema })
   await store.migrate()
-  if (from === undefined) {
-    await store.import(fixture())
-    return
-  }
+  if (from === undefined) await store.import(fixture())
+  // It stops listening to the pool; the pool stays open.
+  await store.close()
+  if (from === undefined) return
   for (const table of TABLES) await pool.query(`INSERT INTO ${schema}.${table} SELECT * FROM ${from}.${table}`)
   for (const table of TABLES) await pool.query(`VACUUM (ANALYZE) ${schema}.${table}`)
 }
@@ -199,38 +203,43 @@ export async function measurePurge (pool: pg.Pool, url: string, settings: PurgeB
   const sizes: PurgeSize[] = []
   for (const [index, n] of settings.sizes.entries()) {
     const [template, files, db, hand] = ['template', 'files', 'db', 'hand'].map(schemaOf)
-    log(`pg purge: making a world of ${n} messages, and three identical copies`)
+    const reps = settings.reps[index] ?? 1
+    log(`pg purge: making a world of ${n} messages`)
     await world(pool, template, n)
-    for (const copy of [files, db, hand]) await fresh(pool, copy, template)
-    await dropSchema(pool, template)
-    await pool.query('CHECKPOINT')
-    const runHand = async (): Promise<{ ms: number, rows: number }> => {
+    const runHand = async (): Promise<number> => {
       const started = performance.now()
       const rows = await handLoop(pool, hand, batchSize)
-      return { ms: performance.now() - started, rows }
+      return rows / ((performance.now() - started) / 1000)
     }
-    // The database-only purge and the hand loop side by side, alternating who goes first, size by size.
-    let handRun: { ms: number, rows: number }
-    let dbOnly: OurSide
-    if (index % 2 === 0) {
-      handRun = await runHand()
-      dbOnly = await ourSide(url, db, n, false, log)
-    } else {
-      dbOnly = await ourSide(url, db, n, false, log)
-      handRun = await runHand()
+    // The database-only purge and the hand loop side by side on fresh copies, alternating who goes first.
+    const ratios: number[] = []
+    const dbRates: number[] = []
+    const handRates: number[] = []
+    for (let rep = 0; rep < reps; rep++) {
+      for (const copy of [db, hand]) await fresh(pool, copy, template)
+      await pool.query('CHECKPOINT')
+      const ours = async (): Promise<number> => (await ourSide(url, db, n, false, log)).purgeRowsPerS
+      const [dbRate, handRate] = rep % 2 === 0 ? [await ours(), await runHand()] : [await runHand(), await ours()].reverse()
+      if (await left(pool, db) !== 0) throw new Error(`pg purge: rows of the DM left after the purge of ${n}`)
+      dbRates.push(dbRate)
+      handRates.push(handRate)
+      ratios.push(dbRate / handRate)
     }
+    await fresh(pool, files, template)
+    await dropSchema(pool, template)
+    await pool.query('CHECKPOINT')
     const our = await ourSide(url, files, n, true, log)
-    for (const schema of [files, db]) if (await left(pool, schema) !== 0) throw new Error(`pg purge: rows of the DM left after the purge of ${n}`)
-    const handRowsPerS = round(handRun.rows / (handRun.ms / 1000), 0)
-    const ratio = round(dbOnly.purgeRowsPerS / handRowsPerS, 3)
-    log(`pg purge: ${n} messages: purge ${dbOnly.purgeRowsPerS} rows/s (${our.purgeRowsPerS} with the file store), hand loop ${handRowsPerS} rows/s, ratio ${ratio}`)
+    if (await left(pool, files) !== 0) throw new Error(`pg purge: rows of the DM left after the purge of ${n}`)
+    const ratio = round(median(ratios), 3)
+    log(`pg purge: ${n} messages: purge ${round(median(dbRates), 0)} rows/s (${our.purgeRowsPerS} with the file store), hand loop ${round(median(handRates), 0)} rows/s, ratio ${ratio} (${ratios.map((r) => r.toFixed(3)).join(', ')})`)
     const { rows: _rows, ...rest } = our
     sizes.push({
       messages: n,
       ...rest,
-      dbOnlyRowsPerS: dbOnly.purgeRowsPerS,
-      handRowsPerS,
+      dbOnlyRowsPerS: round(median(dbRates), 0),
+      handRowsPerS: round(median(handRates), 0),
       ratio,
+      ratios: ratios.map((r) => round(r, 3)),
       met: our.answerMs <= ANSWER_TARGET_MS && our.secondErase === 400 && our.otherDm.status === 200 &&
         our.rssPeakMiB < RSS_TARGET_MIB && our.blobsInFlightPeak <= our.blobConcurrency && ratio >= PURGE_TARGET
     })
