@@ -179,14 +179,9 @@ export class DirectMessageEraser {
 
   /** Waits for the after-erase tasks started so far, then stops the background work after the step in progress. */
   async stop (): Promise<void> {
-    await this.drain()
+    await Promise.all(this.#pending)
     await this.#purges?.stop()
     await this.#blobs?.stop()
-  }
-
-  /** Resolves once every after-erase task started so far has settled. */
-  async drain (): Promise<void> {
-    await Promise.all(this.#pending)
   }
 
   /**

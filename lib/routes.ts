@@ -196,5 +196,4 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
     })
   }
 
-  app.addHook('onClose', async () => { await eraser.drain() })
 }
