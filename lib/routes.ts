@@ -195,5 +195,4 @@ export async function imDeleteRoutes (app: FastifyInstance, options: RoutesOptio
       }
     })
   }
-
 }
