@@ -55,7 +55,7 @@ const PLAN = values.quick
       pgHttp: { rounds: 11, amount: 3_000, amountRejected: 20_000, warmup: 600, connections: 16, poolSize: 10 },
       erase: { sizes: [1_000, 10_000, 100_000], reps: [41, 21, 7] },
       lookups: { sizes: [10_000, 1_000_000], samples: 5_000 },
-      purge: { sizes: [100_000, 1_000_000, 3_000_000], reps: [7, 3, 1] },
+      purge: { sizes: [100_000, 1_000_000, 3_000_000], reps: [5, 2, 1] },
       loop: { memory: 1_000_000, pglite: 300_000 }
     }
 

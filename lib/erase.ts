@@ -123,6 +123,7 @@ export class DirectMessageEraser {
         steps: store.purge,
         settings: purge,
         recordBlobs: this.#blobs !== null,
+        documents: fileStore !== undefined,
         // Recorded blob removals do not hold the purge back (they wait in the store if need be); others do.
         removeBlobs: async (uploads, roomId, log) => {
           if (this.#blobs === null) await this.#removeBlobs(uploads, roomId, log)

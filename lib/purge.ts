@@ -25,6 +25,8 @@ export interface PurgeRunnerOptions {
   settings: PurgeSettings
   /** Whether each step records the uploads it removes as pending blob removals. */
   recordBlobs: boolean
+  /** Whether anything reads the upload records a step removed (a file store). */
+  documents: boolean
   /** Removes the blobs of a step's uploads (after its commit); never rejects. */
   removeBlobs: (uploads: Upload[], roomId: string, log: Log) => Promise<void>
   /** Told once a purge is finished, in the process that finished it; never rejects. */
@@ -77,7 +79,7 @@ export class PurgeRunner {
   }
 
   async #run (log: Log): Promise<void> {
-    const { steps, settings, recordBlobs, removeBlobs, finished } = this.#options
+    const { steps, settings, recordBlobs, documents, removeBlobs, finished } = this.#options
     this.#again = false
     let blobs: Promise<void> = Promise.resolve()
     let next = settings.poll
@@ -86,7 +88,7 @@ export class PurgeRunner {
         if (this.#stopped) break
         let step: PurgeStep | null
         try {
-          step = await steps.step({ batchSize: settings.batchSize, recordBlobs })
+          step = await steps.step({ batchSize: settings.batchSize, recordBlobs, documents })
         } catch (err) {
           logFailure(log, err, { retryIn: this.#retry }, 'im.delete: a purge step failed; retried later')
           next = this.#retry

@@ -42,13 +42,15 @@ export interface PurgeStepOptions {
   batchSize: number
   /** As `EraseOptions.recordBlobs`: record each upload removed as a pending blob removal, in the step's transaction. */
   recordBlobs?: boolean
+  /** `false` when nothing will read the upload records (no `fileStore`): `uploads` may then be empty. Default `true`. */
+  documents?: boolean
 }
 
 /** What one `purge.step` did. */
 export interface PurgeStep {
   /** The id of the room whose erase this purge finishes. */
   roomId: string
-  /** The upload records this step removed: their blobs are now to be removed. */
+  /** The upload records this step removed: their blobs are now to be removed (empty with `documents: false`). */
   uploads: Upload[]
   /**
    * Null while rows of the purge are left. Once the step removed the last of them and the rooms,

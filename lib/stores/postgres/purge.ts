@@ -10,7 +10,7 @@ export interface PurgeStatements {
   hide: Statement
   /** The oldest purge no other session is stepping, locked until the step commits. */
   claim: Statement
-  /** $1 the purge's rooms, $2 the batch size, $3 record blobs, $4 the purge: one batch of each kind, counted into the purge. */
+  /** $1 the purge's rooms, $2 the batch size, $3 record blobs, $4 the purge, $5 hand the uploads back: one batch of each kind, counted into the purge. */
   batch: Statement
   /** $1 the purge's rooms: them and every discussion below them, locked. */
   lock: Statement
@@ -50,7 +50,7 @@ export function purgeStatements (table: (name: string) => string): PurgeStatemen
                      read_receipts = p.read_receipts + c.read_receipts, subscriptions = p.subscriptions + c.subscriptions
                    FROM counts c WHERE p.room_id = $4)
        SELECT c.messages::int, c.uploads::int, c.read_receipts::int, c.subscriptions::int,
-              (SELECT coalesce(json_agg(doc ORDER BY _id), '[]')::text FROM gone) AS docs
+              CASE WHEN $5::boolean THEN (SELECT coalesce(json_agg(doc ORDER BY _id), '[]')::text FROM gone) ELSE '[]' END AS docs
        FROM counts c`),
     // Discussions started in a purging room after it was hidden are found here, and purged with it.
     lock: statement(
@@ -81,12 +81,12 @@ export function purgeStatements (table: (name: string) => string): PurgeStatemen
  * now waits, then fails on its foreign key), any discussion started since hidden too, and, when no
  * row is left, the rooms removed and the purge forgotten.
  */
-export async function purgeStep (sql: Runner, statements: PurgeStatements, decode: (text: string) => any, batchSize: number, recordBlobs: boolean): Promise<PurgeStep | null> {
+export async function purgeStep (sql: Runner, statements: PurgeStatements, decode: (text: string) => any, batchSize: number, recordBlobs: boolean, documents: boolean): Promise<PurgeStep | null> {
   const { rows: [claimed] } = await sql.run(statements.claim, [])
   if (claimed === undefined) return null
   const roomId: string = claimed.room_id
   const roomIds: string[] = claimed.room_ids
-  const { rows: [batch] } = await sql.run(statements.batch, [roomIds, batchSize, recordBlobs, roomId])
+  const { rows: [batch] } = await sql.run(statements.batch, [roomIds, batchSize, recordBlobs, roomId, documents || recordBlobs])
   const step: PurgeStep = { roomId, uploads: decode(batch.docs), finished: null }
   if (Math.max(batch.messages, batch.uploads, batch.read_receipts, batch.subscriptions) >= batchSize) return step
   const { rows: locked } = await sql.run(statements.lock, [roomIds])

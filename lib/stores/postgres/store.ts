@@ -238,8 +238,8 @@ export class PostgresStore implements ImDeleteStore {
     this.purge = {
       // PGlite runs each statement in the server's thread: smaller steps, so that requests are answered between them.
       batchSize: 'pglite' in options ? 1000 : 5000,
-      step: async ({ batchSize, recordBlobs = false }) =>
-        await this.#driver.transaction(async (sql) => await purgeStep(sql, purge, decode, batchSize, recordBlobs), this.#bounds)
+      step: async ({ batchSize, recordBlobs = false, documents = true }) =>
+        await this.#driver.transaction(async (sql) => await purgeStep(sql, purge, decode, batchSize, recordBlobs, documents), this.#bounds)
     }
   }
 
