@@ -46,7 +46,9 @@ describe('options', () => {
       rateLimit: { max: 20, timeWindow: 30_000, redis: new Redis({ lazyConnect: true }), nameSpace: 'dm:', skipOnError: true },
       onBeforeErase: [() => true, async () => false, () => {}],
       onAfterErase: async () => {},
+      onAfterPurge: [({ roomId, removed }: { roomId: string, removed: { messages: number } }) => { console.log(roomId, removed.messages) }],
       fileStore: { remove: async () => {}, removeAvatar: () => {} },
+      purge: { batchSize: 2000, pause: 5, blobConcurrency: 8, poll: 30_000 },
       hookTimeout: 5_000,
       bodyLimit: 1024
     })
@@ -60,6 +62,7 @@ describe('options', () => {
     expect<ImDeleteOptions>().type.not.toBeAssignableFrom({ store, prefix: 1 })
     expect<ImDeleteOptions>().type.not.toBeAssignableFrom({ store, permissions: { 'delete-d': 'admin' } })
     expect<ImDeleteOptions>().type.not.toBeAssignableFrom({ store, hookTimeout: '10s' })
+    expect<ImDeleteOptions>().type.not.toBeAssignableFrom({ store, purge: { batchSize: '5000' } })
     expect<ImDeleteOptions>().type.not.toBeAssignableFrom({ store, fileStore: { removeAvatar: () => {} } })
     expect<ImDeleteOptions>().type.not.toBeAssignableFrom({ store: { findRoomById: async () => null } })
     expect(app.register).type.not.toBeCallableWith(imDeletePlugin, { store, onBeforeErase: 'veto' })
@@ -135,7 +138,7 @@ describe('stores', () => {
   test('a store whose methods are not async, or miss one, does not compile', () => {
     expect<ImDeleteStore>().type.not.toBeAssignableFrom({ ...store, findRoomById: (roomId: string) => ({ _id: roomId, t: 'd' }) })
     const { eraseRoom, ...incomplete } = store
-    expect(eraseRoom).type.toBe<(roomId: string) => Promise<EraseResult | null>>()
+    expect(eraseRoom).type.toBe<(roomId: string, options?: EraseOptions) => Promise<EraseResult | null>>()
     expect<ImDeleteStore>().type.not.toBeAssignableFrom(incomplete)
   })
 
