@@ -106,10 +106,7 @@ export class BlobRemovals {
     const task = this.removeNow(uploads, log, roomId).finally(() => {
       this.#later.delete(task)
       this.#queued -= uploads.length
-      if (this.#queued === 0 && this.#backlog) {
-        this.#backlog = false
-        this.#schedule(0)
-      }
+      if (this.#queued === 0 && this.#backlog) this.#schedule(0)
     })
     this.#later.add(task)
   }
@@ -133,10 +130,13 @@ export class BlobRemovals {
     this.#due = Date.now() + ms
     this.#timer = setTimeout(() => {
       this.#due = Infinity
+      // This sweep takes what was left to the store so far; more left meanwhile needs another, at once.
+      this.#backlog = false
       this.#sweeping = this.#sweep().finally(() => {
         this.#sweeping = undefined
-        // Failing: back off; clean: a slow sweep for what other processes leave.
-        const next = this.#failed ? this.#pause : BLOB_RETRY.longest
+        // Failing: back off; clean: a slow sweep for what other processes leave, or at once when
+        // removals were left to the store while this one ran.
+        const next = this.#failed ? this.#pause : BLOB_RETRY.longest * Number(!this.#backlog)
         this.#pause = this.#failed ? Math.min(this.#pause * 2, BLOB_RETRY.longest) : BLOB_RETRY.first
         this.#schedule(next)
       })
