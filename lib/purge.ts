@@ -58,7 +58,7 @@ export class PurgeRunner {
 
   /** Steps now (or right after the run in progress): a purge was just recorded. */
   wake (): void {
-    if (this.#stopped) return
+    // Once stopped, a run ends before its first step (and sets no timer): no check here.
     if (this.#running !== undefined) {
       this.#again = true
       return
