@@ -311,3 +311,29 @@ t.test('PostgresStore: a row committed between a purge\'s last batch and its loc
   t.same(steps.map(({ finished }) => finished !== null), [false, false, true], 'the step that found it left did not finish; the next did')
   t.same(steps.at(-1)?.finished?.messages, BIG_REMOVED.messages + 1, 'and counted it')
 })
+
+// Rocket.Chat's DM id is its members' ids: a DM re-created right after its erase has the same id.
+for (const kind of ['MemoryStore', 'PostgresStore']) {
+  t.test(`${kind}: the id of a DM being purged stays taken until the purge ends; an import that would reuse it is refused whole`, async (t) => {
+    let store: MemoryStore | import('../postgres.js').PostgresStore
+    if (kind === 'MemoryStore') {
+      store = new MemoryStore(bigDataset(EXTRA))
+    } else {
+      const fresh = await (await pglite(t)).fresh()
+      t.teardown(fresh.teardown)
+      store = fresh.store
+      await store.import(bigDataset(EXTRA))
+    }
+    t.equal((await store.eraseRoom('alicebob', { batchSize: 4 }))?.purging, true, 'hidden')
+    const dm = { _id: 'alicebob', t: 'd', uids: ['alice', 'bob'], usernames: ['alice', 'bob'] }
+    const refused = `${kind}: room 'alicebob' is being purged (its erase finishes behind its answer): its id is taken, and nothing can be written into it, until the purge has ended; nothing was imported`
+    await t.rejects(store.import({ rooms: [dm], messages: [{ _id: 'again-1', rid: 'alicebob', msg: 'hello again' }] }), { message: refused }, 'the DM re-created')
+    await t.rejects(store.import({ messages: [{ _id: 'again-2', rid: 'alicebob' }] }), { message: refused }, 'a message into it')
+    await t.rejects(store.import({ users: [{ _id: 'zed', username: 'zed' }], rooms: [{ _id: 'again-disc', t: 'p', prid: 'alicebob' }] }), { message: refused }, 'a discussion of it')
+    t.equal(await store.findUser('zed'), null, 'nothing of a refused import was written')
+    for (let step = 0; step < 100; step++) if ((await store.purge.step({ batchSize: 4 }))?.finished != null) break
+    await store.import({ rooms: [dm], messages: [{ _id: 'again-1', rid: 'alicebob', msg: 'hello again' }] })
+    t.same((await store.dump()).messages.filter(({ rid }) => rid === 'alicebob').map(({ _id }) => _id), ['again-1'], 'once purged, the DM is re-created with what it is given, and keeps it')
+    t.equal((await store.findRoomById('alicebob'))?._id, 'alicebob', 'and is found')
+  })
+}

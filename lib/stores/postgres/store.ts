@@ -1,4 +1,4 @@
-import { directRoomKey, type DurableBlobs, type EraseOptions, type ImDeleteStore, type Named, type PurgeSteps } from '../../store.js'
+import { directRoomKey, purgingRefused, type DurableBlobs, type EraseOptions, type ImDeleteStore, type Named, type PurgeSteps } from '../../store.js'
 import { blobsRemoved, pendingBlobs } from './blobs.js'
 import { purgeStatements, purgeStep, type PurgeStatements } from './purge.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
@@ -81,6 +81,9 @@ function orphanRefused (err: unknown): Error | null {
     `PostgresStore: a document in '${key.collection}' names a room (${key.column}) that is neither in the store nor in this import; nothing was imported (${String(detail)})`,
     { cause: err })
 }
+
+/** The schema version that adds `rooms.purging` and `purges`. */
+const PURGING_SINCE = 5
 
 type UploadsStep = 'count' | 'docs' | 'recording'
 
@@ -188,6 +191,8 @@ export class PostgresStore implements ImDeleteStore {
   readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [Statement, unknown[]] }
   readonly #erase: ReturnType<typeof eraseStatements>
   readonly #purge: PurgeStatements
+  /** Known once true: the schema has `rooms.purging` (migration 5; never goes back). */
+  #purging = false
   /** Big erases: hidden in the erase's transaction, then removed by steps (purge.ts). */
   readonly purge: PurgeSteps
   /** The blob removals erases recorded (migration 4) and nobody has finished yet (blobs.ts). */
@@ -295,7 +300,19 @@ export class PostgresStore implements ImDeleteStore {
         .map((token) => ({ user_id: user._id, hashed_token: token.hashedToken }))
     })
     const table = this.#table
+    // Every room the dataset writes or writes into: none may be one being purged (its id stays taken until then).
+    const named = [...new Set([
+      ...(rows.rooms as Array<{ _id: string, prid: string | null }>).flatMap((room) => room.prid === null ? [room._id] : [room._id, room.prid]),
+      ...(['subscriptions', 'messages', 'uploads', 'readReceipts'] as const).flatMap((name) => (rows[name] as Array<{ rid: string }>).map((row) => row.rid))
+    ])]
     await this.#driver.transaction(async (sql) => {
+      // Before migration 5 no room is purging (and there is no column to say so): a schema being upgraded still imports.
+      this.#purging ||= await this.#version(sql) >= PURGING_SINCE
+      // FOR SHARE: an erase hiding one of them waits for this import, and then hides what it wrote.
+      const { rows: [purging] } = this.#purging
+        ? await sql.query(`SELECT _id FROM ${table('rooms')} WHERE _id = ANY($1::text[]) AND purging FOR SHARE`, [named])
+        : { rows: [] }
+      if (purging !== undefined) throw purgingRefused('PostgresStore', purging._id)
       // COLLECTIONS lists rooms before what they hold: the foreign keys see a room imported in
       // this same transaction (a discussion may come before its parent: one statement, checked at its end).
       for (const collection of Object.keys(COLLECTIONS) as Array<keyof Dump>) {
