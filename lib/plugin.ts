@@ -77,9 +77,16 @@ function checkRateLimit (rateLimit: unknown): RateLimitSettings | null {
 }
 
 /** The purge's settings: the option's, else the store's batch size, else the defaults. */
-function checkPurge (purge: unknown, store: ImDeleteStore): PurgeSettings {
+function checkPurge (purge: Partial<PurgeSettings> | undefined, store: ImDeleteStore): PurgeSettings {
   check(purge === undefined || (purge !== null && typeof purge === 'object'), 'purge', 'must be an object')
-  const settings = { ...PURGE_DEFAULTS, batchSize: store.purge?.batchSize ?? PURGE_DEFAULTS.batchSize, ...purge as Partial<PurgeSettings> | undefined }
+  // A setting left undefined keeps its default, as every option does.
+  const given: Partial<PurgeSettings> = purge ?? {}
+  const settings: PurgeSettings = {
+    batchSize: given.batchSize ?? store.purge?.batchSize ?? PURGE_DEFAULTS.batchSize,
+    pause: given.pause ?? PURGE_DEFAULTS.pause,
+    blobConcurrency: given.blobConcurrency ?? PURGE_DEFAULTS.blobConcurrency,
+    poll: given.poll ?? PURGE_DEFAULTS.poll
+  }
   check(isPositiveInteger(settings.batchSize), 'purge.batchSize', 'must be a positive integer (rows)')
   check(isWholeNumber(settings.pause), 'purge.pause', 'must be a whole number of milliseconds')
   check(isPositiveInteger(settings.blobConcurrency), 'purge.blobConcurrency', 'must be a positive integer')

@@ -245,6 +245,20 @@ t.test('purge options are checked at register time', async (t) => {
   }
 })
 
+t.test('a purge setting left undefined keeps its default', async (t) => {
+  const erased: AfterEraseContext[] = []
+  const { app } = await build({
+    dataset: bigDataset(EXTRA),
+    purge: { batchSize: undefined, pause: undefined, blobConcurrency: undefined, poll: undefined },
+    permissions: { 'delete-d': ['user'] },
+    onAfterErase: (context) => { erased.push(context) }
+  })
+  const res = await app.inject({ method: 'POST', url: IM_DELETE, headers: authHeaders('alice'), payload: { roomId: 'alicebob' } })
+  await app.close()
+  t.equal(res.body, BODIES.success)
+  t.equal(erased[0]?.purging, false, `registered, and a DM of ${EXTRA + ALICEBOB_TREE.messages.length} messages is below the default batch size: erased whole`)
+})
+
 t.test('PostgresStore: blob removals behind a fast purge wait in the store, and a sweep finishes them', async (t) => {
   const db = await pglite(t)
   const { store, teardown } = await db.fresh()
