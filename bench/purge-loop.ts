@@ -3,12 +3,11 @@
 // the purge included. The longest hold (perf_hooks' event loop delay, 10 ms resolution) from the
 // request to the purge's end, beside the time to the 200 and to the end.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { PGlite } from '@electric-sql/pglite'
-import Fastify from 'fastify'
-import imDeletePlugin, { MemoryStore, type Dataset, type ImDeleteStore, type RemovedCounts } from '../index.js'
+import { MemoryStore, type Dataset, type ImDeleteStore, type RemovedCounts } from '../index.js'
 import { authHeaders, fixture } from '../lib/fixture.js'
 import { PostgresStore } from '../postgres.js'
+import { purgeApp } from './support/purge-app.js'
 import { round } from './support/stats.js'
 
 /** The event loop may be held at most this long at a time (ms). */
@@ -43,15 +42,7 @@ function bigDataset (n: number): Dataset {
 }
 
 async function erase (name: string, store: ImDeleteStore, messages: number, log: (line: string) => void): Promise<LoopRow> {
-  let finished: { at: number, removed: RemovedCounts } | null = null
-  const app = Fastify()
-  await app.register(imDeletePlugin, {
-    store,
-    rateLimit: false,
-    permissions: { 'delete-d': ['admin', 'user'] },
-    fileStore: { remove: async () => { await sleep(1) } },
-    onAfterPurge: ({ removed }) => { finished = { at: performance.now(), removed } }
-  })
+  const { app, purged } = await purgeApp(store, { files: true })
   await app.ready()
   const held = monitorEventLoopDelay({ resolution: 10 })
   held.enable()
@@ -59,11 +50,9 @@ async function erase (name: string, store: ImDeleteStore, messages: number, log:
   const answer = await app.inject({ method: 'POST', url: '/api/v1/im.delete', headers: authHeaders('alice'), payload: { roomId: 'alicebob' } })
   const answered = performance.now()
   if (answer.statusCode !== 200) throw new Error(`purge loop: ${name} answered ${answer.statusCode} ${answer.body}`)
-  // eslint-disable-next-line no-unmodified-loop-condition -- set by the plugin's hook meanwhile
-  while (finished === null) await sleep(20)
+  const { at, removed } = await purged
   held.disable()
   await app.close()
-  const { at, removed } = finished as { at: number, removed: RemovedCounts }
   const heldMs = round(held.max / 1e6, 1)
   log(`purge loop: ${name}, ${messages} messages: 200 after ${(answered - started).toFixed(0)} ms, purged ${((at - answered) / 1000).toFixed(1)} s later, event loop held ${heldMs} ms at most`)
   return {

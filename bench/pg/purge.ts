@@ -4,11 +4,11 @@
 // same batch size on an identical copy, side by side, alternating which goes first.
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import Fastify from 'fastify'
 import pg from 'pg'
-import imDeletePlugin, { type RemovedCounts, type Upload } from '../../index.js'
+import type { RemovedCounts } from '../../index.js'
 import { fixture, authHeaders } from '../../lib/fixture.js'
 import { PostgresStore } from '../../postgres.js'
+import { purgeApp } from '../support/purge-app.js'
 import { linearFit, median, mib, round } from '../support/stats.js'
 import { SCHEMA_PREFIX, dropSchema } from './schemas.js'
 
@@ -122,28 +122,7 @@ async function left (pool: pg.Pool, schema: string): Promise<number> {
 /** The plugin with its defaults on PostgresStore over a pg pool, listening; a file store whose removals take 1 ms. */
 async function ourSide (url: string, schema: string, n: number, files: boolean, log: (line: string) => void): Promise<OurSide> {
   const pool = new pg.Pool({ connectionString: url, max: 10 })
-  const store = new PostgresStore({ pool, schema })
-  let inFlight = 0
-  let inFlightPeak = 0
-  let blobs = 0
-  let finished: { at: number, removed: RemovedCounts } | null = null
-  const app = Fastify()
-  await app.register(imDeletePlugin, {
-    store,
-    rateLimit: false,
-    permissions: { 'delete-d': ['admin', 'user'] },
-    fileStore: !files
-      ? undefined
-      : {
-          async remove (_upload: Upload) {
-            inFlightPeak = Math.max(inFlightPeak, ++inFlight)
-            await sleep(1)
-            inFlight--
-            blobs++
-          }
-        },
-    onAfterPurge: ({ removed }) => { finished = { at: performance.now(), removed } }
-  })
+  const { app, purged, blobs } = await purgeApp(new PostgresStore({ pool, schema }), { files })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   const post = async (who: 'admin' | 'alice', roomId: string): Promise<{ status: number, ms: number }> => {
@@ -170,10 +149,9 @@ async function ourSide (url: string, schema: string, n: number, files: boolean, 
     const secondErase = (await post('alice', 'alicebob')).status
     const otherDm = await post('admin', 'adminbob')
     const uploads = files ? n / 10 + 3 : 0
-    // eslint-disable-next-line no-unmodified-loop-condition -- set by the plugin's hooks meanwhile
-    while (finished === null || blobs < uploads) await sleep(20)
+    const { at, removed } = await purged
+    while (blobs.removed < uploads) await sleep(20)
     const blobsDone = performance.now()
-    const { at, removed } = finished as { at: number, removed: RemovedCounts }
     const rows = removed.messages + removed.readReceipts + removed.uploads + removed.subscriptions
     const purgedMs = at - answered
     log(`pg purge: ${n} messages${files ? ', with a file store' : ''}: 200 after ${answer.ms.toFixed(0)} ms, purged ${(purgedMs / 1000).toFixed(1)} s later` +
@@ -189,7 +167,7 @@ async function ourSide (url: string, schema: string, n: number, files: boolean, 
       purgeRowsPerS: round(rows / (purgedMs / 1000), 0),
       rssBeforeMiB: mib(rssBefore),
       rssPeakMiB: mib(rssPeak),
-      blobsInFlightPeak: inFlightPeak,
+      blobsInFlightPeak: blobs.peak,
       blobConcurrency: 16,
       loopHeldMs: round(held, 1)
     }
