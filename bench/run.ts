@@ -5,6 +5,7 @@
  * - memory: the server's RSS and heap (after a forced GC) around many requests
  * - pg-erase, pg-lookups: only when DATABASE_URL is set (PostgresStore pending: see bench/pg/store-adapter.ts)
  * - pg-purge: big DMs on PostgresStore (time to the 200 and to purged, RSS, blobs in flight, against a hand-written batched loop)
+ * - pg-kill: a big DM's server SIGKILLed a second after the 200; a new server finishes the purge
  * - purge-loop: big DMs on MemoryStore and PGlite, the longest the event loop is held
  *
  * Prints a table; writes bench/results.json (a --quick run writes bench/results.local.json,
@@ -22,11 +23,12 @@ import { ERASE_TARGET, measureErase, type EraseBenchResult } from './pg/erase.js
 import { measurePgHttp, type PgHttpResult } from './pg/http.js'
 import { measureLookups, type LookupBenchResult } from './pg/lookup.js'
 import { PURGE_TARGET, measurePurge, type PurgeBenchResult } from './pg/purge.js'
+import { measureKill, type KillResult } from './pg/kill.js'
 import { LOOP_TARGET_MS, measurePurgeLoop, type LoopRow } from './purge-loop.js'
 import { storeAdapter } from './pg/store-adapter.js'
 import { markdownTable, table } from './support/table.js'
 
-const SECTIONS = ['http', 'memory', 'pg-http', 'pg-erase', 'pg-lookups', 'pg-purge', 'purge-loop'] as const
+const SECTIONS = ['http', 'memory', 'pg-http', 'pg-erase', 'pg-lookups', 'pg-purge', 'pg-kill', 'purge-loop'] as const
 type Section = typeof SECTIONS[number]
 
 const { values } = parseArgs({
@@ -47,6 +49,7 @@ const PLAN = values.quick
       erase: { sizes: [1_000, 10_000], reps: 3 },
       lookups: { sizes: [10_000, 100_000], samples: 1_000 },
       purge: { sizes: [100_000], reps: [3] },
+      kill: 100_000,
       loop: { memory: 100_000, pglite: 30_000 }
     }
   : {
@@ -56,6 +59,7 @@ const PLAN = values.quick
       erase: { sizes: [1_000, 10_000, 100_000], reps: [41, 21, 7] },
       lookups: { sizes: [10_000, 1_000_000], samples: 5_000 },
       purge: { sizes: [100_000, 1_000_000, 3_000_000], reps: [5, 2, 1] },
+      kill: 1_000_000,
       loop: { memory: 1_000_000, pglite: 300_000 }
     }
 
@@ -66,7 +70,7 @@ export interface Results {
   commit: string
   http?: OverheadResult
   memory?: MemoryResult
-  pg?: { database: string, http?: PgHttpResult, erase?: EraseBenchResult, lookups?: LookupBenchResult, purge?: PurgeBenchResult } | { skipped: string }
+  pg?: { database: string, http?: PgHttpResult, erase?: EraseBenchResult, lookups?: LookupBenchResult, purge?: PurgeBenchResult, kill?: KillResult } | { skipped: string }
   purgeLoop?: LoopRow[]
   /** The load average when the run ended (the start's is in machine). */
   loadAverageAtEnd?: number[]
@@ -185,6 +189,14 @@ export function render (results: Results, markdown: boolean): string {
       `${s.dbOnlyRowsPerS} (${s.purgeRowsPerS})`, String(s.handRowsPerS), `${fmt(s.ratio, 3)} (${s.ratios.length} pairs)`, `≥ ${PURGE_TARGET}`, verdict(s.met)])))
     parts.push(`linear fit of the purge's time against rows removed: ${p.purgeFit.msPerMillionRows} ms per million rows, r² ${fmt(p.purgeFit.r2, 4)}`)
   }
+  if (results.pg !== undefined && !('skipped' in results.pg) && results.pg.kill !== undefined) {
+    const k = results.pg.kill
+    parts.push(`A purge across a crash: a DM of ${k.messages} messages erased through the plugin on PostgresStore (a file store over HTTP), its server SIGKILLed ` +
+      `${k.killedAfterMs} ms after the ${k.answer}, a new server started on the same database`)
+    parts.push(draw(['left at the kill (rows, purges)', 'purged s after the restart', 'blobs done s', 'left at the end (rows, purges, pending blobs, DM blobs kept, other blobs removed)', ''],
+      [[`${k.leftAtKill.rows}, ${k.leftAtKill.purges}`, fmt(k.purgedMs / 1000, 1), fmt(k.blobsDoneMs / 1000, 1),
+        Object.values(k.left).join(', '), verdict(k.met)]]))
+  }
   if (results.purgeLoop !== undefined) {
     parts.push('Big DMs on the stores that run in the server\'s thread, through the plugin with its defaults: the longest the event loop was held from the request to the purge\'s end')
     parts.push(draw(['store', 'messages', 'batch size', '200 after ms', 'purged s', 'event loop held ms', 'target', ''],
@@ -220,7 +232,7 @@ async function main (): Promise<void> {
 
   if (wants('http')) results.http = await measureOverhead(PLAN.http, log)
   if (wants('memory')) results.memory = await measureMemory(PLAN.memory, log)
-  if (wants('pg-http') || wants('pg-erase') || wants('pg-lookups') || wants('pg-purge')) {
+  if (wants('pg-http') || wants('pg-erase') || wants('pg-lookups') || wants('pg-purge') || wants('pg-kill')) {
     const url = process.env.DATABASE_URL
     if (url === undefined || url === '') {
       results.pg = { skipped: 'DATABASE_URL not set' }
@@ -234,7 +246,8 @@ async function main (): Promise<void> {
           http: wants('pg-http') ? await measurePgHttp(pool, url, PLAN.pgHttp, log) : undefined,
           erase: wants('pg-erase') ? await measureErase(pool, storeAdapter, { ...PLAN.erase, fresh: values['fresh-pg'] }, log) : undefined,
           lookups: wants('pg-lookups') ? await measureLookups(pool, storeAdapter, { ...PLAN.lookups, fresh: values['fresh-pg'] }, log) : undefined,
-          purge: wants('pg-purge') ? await measurePurge(pool, url, PLAN.purge, log) : undefined
+          purge: wants('pg-purge') ? await measurePurge(pool, url, PLAN.purge, log) : undefined,
+          kill: wants('pg-kill') ? await measureKill(pool, url, PLAN.kill, log) : undefined
         }
       } finally {
         await pool.end()

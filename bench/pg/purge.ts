@@ -81,7 +81,7 @@ async function fresh (pool: pg.Pool, schema: string, from?: string): Promise<voi
 }
 
 /** A schema on PostgresStore's tables: the fixture, and a DM alicebob of `n` messages and read receipts and n/10 uploads. */
-async function world (pool: pg.Pool, schema: string, n: number): Promise<void> {
+export async function world (pool: pg.Pool, schema: string, n: number): Promise<void> {
   await fresh(pool, schema)
   const doc = (prefix: string, extra: string): string =>
     `jsonb_build_object('_id', '${prefix}' || g, 'rid', 'alicebob', 'ts', '2026-01-01T00:00:00.000Z'${extra})`
