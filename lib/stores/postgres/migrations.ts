@@ -58,7 +58,40 @@ export const MIGRATIONS: ReadonlyArray<(table: (name: string) => string) => stri
        uploads bigint NOT NULL DEFAULT 0,
        read_receipts bigint NOT NULL DEFAULT 0,
        created_at timestamptz NOT NULL DEFAULT now())`
-  ]
+  ],
+  // 6: one step of a purge as one call (purge.ts): the oldest purge no other session is stepping,
+  // locked until the caller commits, and a batch of up to `batch_size` rows of each kind of its
+  // rooms, each kind its own DELETE, found through the rid index and deleted by physical address.
+  // One round trip per step; the statements are planned once per connection, as prepared ones are.
+  (table) => {
+    const batch = (name: string): string =>
+      `DELETE FROM ${table(name)} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table(name)} WHERE rid = ANY(step_room_ids) LIMIT batch_size))`
+    return [
+      `CREATE FUNCTION ${table('purge_step')} (batch_size integer, record_blobs boolean, hand_back boolean,
+         OUT purge_id text, OUT step_room_ids text[], OUT messages integer, OUT uploads integer, OUT read_receipts integer,
+         OUT subscriptions integer, OUT upload_docs text)
+       LANGUAGE plpgsql AS $step$
+       BEGIN
+         SELECT p.room_id, p.room_ids INTO purge_id, step_room_ids FROM ${table('purges')} p
+           ORDER BY p.created_at, p.room_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+         IF purge_id IS NULL THEN RETURN; END IF;
+         WITH gone AS (DELETE FROM ${table('uploads')} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table('uploads')} WHERE rid = ANY(step_room_ids) LIMIT batch_size)) RETURNING _id, doc),
+              recorded AS (INSERT INTO ${table('pending_blobs')} (upload_id, doc) SELECT _id, doc FROM gone WHERE record_blobs ON CONFLICT (upload_id) DO NOTHING)
+         -- Filtered, not a CASE around it: an aggregate is computed whatever the CASE says.
+         SELECT count(*), coalesce(json_agg(doc ORDER BY _id) FILTER (WHERE hand_back), '[]')::text INTO uploads, upload_docs FROM gone;
+         ${batch('messages')};
+         GET DIAGNOSTICS messages = ROW_COUNT;
+         ${batch('read_receipts')};
+         GET DIAGNOSTICS read_receipts = ROW_COUNT;
+         ${batch('subscriptions')};
+         GET DIAGNOSTICS subscriptions = ROW_COUNT;
+         UPDATE ${table('purges')} p SET messages = p.messages + purge_step.messages, uploads = p.uploads + purge_step.uploads,
+           read_receipts = p.read_receipts + purge_step.read_receipts, subscriptions = p.subscriptions + purge_step.subscriptions
+         WHERE p.room_id = purge_id;
+       END
+       $step$`
+    ]
+  }
 ]
 
 /** The schema version this release creates and expects. */
