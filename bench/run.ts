@@ -185,7 +185,7 @@ export function render (results: Results, markdown: boolean): string {
     parts.push(draw(['messages', '200 after ms', 'purged s', 'blobs done s', '2nd erase', 'other DM', 'RSS before/peak MiB', 'blobs in flight',
       'rows/s purge (with files)', 'rows/s hand', 'purge/hand', 'target', ''],
     p.sizes.map((s) => [String(s.messages), fmt(s.answerMs, 0), fmt(s.purgedMs / 1000, 1), fmt(s.blobsDoneMs / 1000, 1), String(s.secondErase),
-      `${s.otherDm.status} in ${fmt(s.otherDm.ms, 0)} ms`, `${fmt(s.rssBeforeMiB, 0)} / ${fmt(s.rssPeakMiB, 0)}`, `${s.blobsInFlightPeak} ≤ ${s.blobConcurrency}`,
+      s.otherDm === null ? '—' : `${s.otherDm.status} in ${fmt(s.otherDm.ms, 0)} ms`, `${fmt(s.rssBeforeMiB, 0)} / ${fmt(s.rssPeakMiB, 0)}`, `${s.blobsInFlightPeak} ≤ ${s.blobConcurrency}`,
       `${s.dbOnlyRowsPerS} (${s.purgeRowsPerS})`, String(s.handRowsPerS), `${fmt(s.ratio, 3)} (${s.ratios.length} pairs)`, `≥ ${PURGE_TARGET}`, verdict(s.met)])))
     parts.push(`linear fit of the purge's time against rows removed: ${p.purgeFit.msPerMillionRows} ms per million rows, r² ${fmt(p.purgeFit.r2, 4)}`)
   }
