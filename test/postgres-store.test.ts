@@ -95,7 +95,8 @@ for (const backend of all) {
       { code: '23503', constraint: 'messages_rid_fkey' }, 'a new orphan is refused, whoever writes it')
     await t.rejects(store.import({ rooms: [{ _id: 'new-room', t: 'c' }], uploads: [{ _id: 'new-orphan', rid: 'gone' }] }), {
       message: "PostgresStore: a document in 'uploads' names a room (rid) that is neither in the store nor in this import; nothing was imported (Key (rid)=(gone) is not present in table \"rooms\".)",
-      cause: { code: '23503' }
+      cause: { code: '23503' },
+      code: 'FST_IM_DELETE_UNKNOWN_ROOM'
     }, 'import says which collection and which room')
     await store.migrate()
     t.equal(await store.findRoomById('new-room'), null, 'and adds nothing')
@@ -142,8 +143,9 @@ for (const backend of all) {
     const { store, schema, teardown } = await fresh()
     t.teardown(teardown)
     for (const to of [-1, 1.5, SCHEMA_VERSION + 1]) await t.rejects(store.migrate({ to }), RangeError, `to: ${to}`)
+    await t.rejects(store.migrate({ to: -1 }), { code: 'FST_IM_DELETE_MIGRATE_VERSION' }, 'coded')
     await query(`INSERT INTO ${schema}.schema_migrations (version) VALUES ($1)`, [SCHEMA_VERSION + 1])
-    await t.rejects(store.migrate(), { message: /newer than this release/ }, 'a schema from a later release')
+    await t.rejects(store.migrate(), { message: /newer than this release/, code: 'FST_IM_DELETE_SCHEMA_TOO_NEW' }, 'a schema from a later release')
   })
 
   on('finding a room by id (alone or with the key\'s user and subscription) or a DM by its members is an index scan', async (t, { fresh, query }) => {

@@ -1,4 +1,5 @@
-import { directRoomKey, purgingRefused, type DurableBlobs, type EraseOptions, type ImDeleteStore, type Named, type PurgeSteps } from '../../store.js'
+import { InvalidDocumentError, MigrateVersionError, RoomPurgingError, SchemaTooNewError, StoreOptionError, UnknownRoomError } from '../../errors.js'
+import { directRoomKey, type DurableBlobs, type EraseOptions, type ImDeleteStore, type Named, type PurgeSteps } from '../../store.js'
 import { blobsRemoved, pendingBlobs } from './blobs.js'
 import { purgeStatements, purgeStep, type PurgeStatements } from './purge.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
@@ -63,10 +64,10 @@ const storable = (params: readonly unknown[]): boolean =>
 function latest<T extends { _id: string, rid?: unknown }> (collection: keyof Dump, docs: readonly T[] = []): T[] {
   for (const doc of docs) {
     if (doc === null || typeof doc !== 'object' || typeof doc._id !== 'string') {
-      throw new TypeError(`PostgresStore: every document in '${collection}' needs a string _id`)
+      throw new InvalidDocumentError('PostgresStore', collection, '_id')
     }
     if (collection !== 'users' && collection !== 'rooms' && typeof doc.rid !== 'string') {
-      throw new TypeError(`PostgresStore: every document in '${collection}' needs a string rid`)
+      throw new InvalidDocumentError('PostgresStore', collection, 'rid')
     }
   }
   return [...new Map(docs.map((doc) => [doc._id, doc])).values()]
@@ -77,9 +78,7 @@ function orphanRefused (err: unknown): Error | null {
   const { code, constraint, detail } = err as { code?: unknown, constraint?: unknown, detail?: unknown }
   const key = code === '23503' ? ROOM_KEYS.find(({ table, column }) => constraint === `${table}_${column}_fkey`) : undefined
   if (key === undefined) return null
-  return new Error(
-    `PostgresStore: a document in '${key.collection}' names a room (${key.column}) that is neither in the store nor in this import; nothing was imported (${String(detail)})`,
-    { cause: err })
+  return new UnknownRoomError('PostgresStore', `a document in '${key.collection}'`, key.column, ` (${String(detail)})`, { cause: err })
 }
 
 /** The schema version that adds `rooms.purging` and `purges`. */
@@ -200,7 +199,7 @@ export class PostgresStore implements ImDeleteStore {
 
   constructor (options: PostgresStoreOptions) {
     const { schema = 'public' } = options
-    if (typeof schema !== 'string' || schema === '') throw new TypeError('PostgresStore: the option schema must be a non-empty string')
+    if (typeof schema !== 'string' || schema === '') throw new StoreOptionError('the option schema must be a non-empty string')
     this.#bounds = waitBounds(options)
     this.#driver = driverFor(options)
     this.#schema = schema
@@ -251,7 +250,7 @@ export class PostgresStore implements ImDeleteStore {
   /** Creates the schema, or upgrades it to this release's version; safe to run again, and from several processes. */
   async migrate ({ to = SCHEMA_VERSION }: MigrateOptions = {}): Promise<void> {
     if (!Number.isInteger(to) || to < 0 || to > SCHEMA_VERSION) {
-      throw new RangeError(`PostgresStore: migrate({ to }) takes a version from 0 to ${SCHEMA_VERSION}, got ${String(to)}`)
+      throw new MigrateVersionError(SCHEMA_VERSION, String(to))
     }
     const table = this.#table
     await this.#driver.transaction(async (sql) => {
@@ -261,7 +260,7 @@ export class PostgresStore implements ImDeleteStore {
       await sql.query(`CREATE TABLE IF NOT EXISTS ${table('schema_migrations')} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
       const current = await this.#version(sql)
       if (current > SCHEMA_VERSION) {
-        throw new Error(`PostgresStore: schema ${this.#schema} is at version ${current}, newer than this release's ${SCHEMA_VERSION}; upgrade fastify-im-delete`)
+        throw new SchemaTooNewError(this.#schema, current, SCHEMA_VERSION)
       }
       for (let version = current + 1; version <= to; version++) {
         for (const statement of MIGRATIONS[version - 1](table)) await sql.query(statement)
@@ -312,7 +311,7 @@ export class PostgresStore implements ImDeleteStore {
       const { rows: [purging] } = this.#purging
         ? await sql.query(`SELECT _id FROM ${table('rooms')} WHERE _id = ANY($1::text[]) AND purging FOR SHARE`, [named])
         : { rows: [] }
-      if (purging !== undefined) throw purgingRefused('PostgresStore', purging._id)
+      if (purging !== undefined) throw new RoomPurgingError('PostgresStore', purging._id)
       // COLLECTIONS lists rooms before what they hold: the foreign keys see a room imported in
       // this same transaction (a discussion may come before its parent: one statement, checked at its end).
       for (const collection of Object.keys(COLLECTIONS) as Array<keyof Dump>) {
