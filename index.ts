@@ -2,7 +2,7 @@ import plugin from './lib/plugin.js'
 
 export default plugin
 export { plugin as imDeletePlugin }
-export type { ImDeleteOptions } from './lib/plugin.js'
+export type { ImDeleteOptions } from './lib/options.js'
 export { hashLoginToken, createAuthenticate, type Authenticate, type LoginTokenLookup } from './lib/auth.js'
 export { DEFAULT_PERMISSIONS, createHasPermission, type HasPermission, type PermissionTable } from './lib/permissions.js'
 export type { DurableBlobs, EraseOptions, ImDeleteStore, Named, PendingBlob, PurgeStep, PurgeStepOptions, PurgeSteps } from './lib/store.js'
