@@ -3,6 +3,7 @@ import pg from 'pg'
 import t, { type Test } from 'tap'
 import imDeletePlugin, { type Room } from '../index.js'
 import { PostgresStore, SCHEMA_VERSION } from '../postgres.js'
+import { explainLookup } from '../bench/support/explain.js'
 import { ALICEBOB_TREE, authHeaders, fixture } from './helpers/fixture.js'
 import { SERVER_URL, backends, blockedBy, poolOver, type Backend } from './helpers/postgres.js'
 
@@ -155,12 +156,13 @@ for (const backend of all) {
     const rooms: Room[] = Array.from({ length: 10_000 }, (_, i) => ({ _id: `room-${i}`, t: 'd', uids: [`user-${i}`, `user-${i + 1}`] }))
     await store.import({ rooms })
     await query(`ANALYZE ${schema}.rooms`)
-    for (const [method, args] of [['findRoomById', ['room-12345']], ['findNamed', ['room-12345', 'user-12345']], ['findDirectRoom', [['user-12346', 'user-12345']]]] as const) {
-      const [{ Plan: plan }] = await store.explain(method, args as any) as any
+    // The statements' own parameters: findDirectRoom's member ids sorted, as the store sends them.
+    for (const [method, params] of [['findRoomById', ['room-12345']], ['findNamed', ['room-12345', 'user-12345']], ['findDirectRoom', [['user-12345', 'user-12346']]]] as const) {
+      const [{ Plan: plan }] = await explainLookup({ query }, schema, method, [...params])
       const scans = nodes(plan).filter((node) => node['Relation Name'] === 'rooms').map((node) => node['Node Type'])
       t.same(scans, ['Index Scan'], `${method}: ${scans.join(', ')}`)
     }
-    const [{ Plan: measured }] = await store.explain('findDirectRoom', [['user-1', 'user-2']], { analyze: true }) as any
+    const [{ Plan: measured }] = await explainLookup({ query }, schema, 'findDirectRoom', [['user-1', 'user-2']], { analyze: true })
     t.equal(measured['Actual Rows'], 1, 'EXPLAIN ANALYZE runs the lookup: one room found')
   })
 

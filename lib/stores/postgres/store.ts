@@ -4,19 +4,13 @@ import { blobsRemoved, pendingBlobs } from './blobs.js'
 import { purgeStatements, purgeStep, type PurgeStatements } from './purge.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
 import { driverFor, quoteIdentifier, statement, waitBounds, type Driver, type PostgresStoreOptions, type Runner, type Sql, type Statement, type WaitBounds } from './driver.js'
+import { lookupStatements, type LookupStatements } from './lookups.js'
 import { MIGRATIONS, ROOM_KEYS, SCHEMA_VERSION } from './migrations.js'
 
 export interface MigrateOptions {
   /** Stop at this version instead of the newest (staged upgrades, tests). */
   to?: number
 }
-
-export interface ExplainOptions {
-  /** Run the query and report real row counts and timings (`EXPLAIN ANALYZE`). */
-  analyze?: boolean
-}
-
-type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom' | 'blobs' | 'purge'>
 
 /** Each dumped collection's table, and the columns import writes to it (`jsonb_to_recordset` types). */
 const COLLECTIONS: Record<keyof Dump, { table: string, columns: Record<string, string> }> = {
@@ -187,7 +181,7 @@ export class PostgresStore implements ImDeleteStore {
   readonly #bounds: WaitBounds
   readonly #schema: string
   readonly #table: (name: string) => string
-  readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [Statement, unknown[]] }
+  readonly #lookup: LookupStatements
   readonly #erase: ReturnType<typeof eraseStatements>
   readonly #purge: PurgeStatements
   /** Known once true: the schema has `rooms.purging` (migration 5; never goes back). */
@@ -206,32 +200,7 @@ export class PostgresStore implements ImDeleteStore {
     const quoted = quoteIdentifier(schema)
     this.#table = (name) => `${quoted}.${name}`
     const table = this.#table
-    // Each fixed statement is built once, with its name: prepared once per connection, not planned per call.
-    // A room being purged (migration 5) is found by none of them.
-    const lookup = {
-      // Tokens are stored hashed: matching the hash leaks nothing that a timing attack could use.
-      findUserByLoginToken: statement(
-        `SELECT u.doc::text AS doc FROM ${table('login_tokens')} t JOIN ${table('users')} u ON u._id = t.user_id
-         WHERE t.user_id = $1 AND t.hashed_token = $2 AND (u.doc->'active') IS DISTINCT FROM 'false'::jsonb`),
-      // By _id first: Rocket.Chat's `{ $or: [{ _id }, { username }] }`, made deterministic.
-      findUser: statement(`SELECT doc::text AS doc FROM ${table('users')} WHERE _id = $1 OR username = $1 ORDER BY _id = $1 DESC LIMIT 1`),
-      findRoomById: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE _id = $1 AND NOT purging`),
-      findDirectRoom: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE t = 'd' AND member_key = $1::text[] AND NOT purging ORDER BY _id LIMIT 1`),
-      findSubscription: statement(`SELECT doc::text AS doc FROM ${table('subscriptions')} WHERE rid = $1 AND user_id = $2 ORDER BY _id LIMIT 1`)
-    }
-    // The three lookups most requests start with, one round trip and one row: each as its own method's statement has it.
-    const named = statement(
-      `SELECT (SELECT doc::text FROM ${table('users')} WHERE _id = $1 OR username = $1 ORDER BY _id = $1 DESC LIMIT 1) AS user,
-              (SELECT doc::text FROM ${table('rooms')} WHERE _id = $1 AND NOT purging) AS room,
-              (SELECT doc::text FROM ${table('subscriptions')} WHERE rid = $1 AND user_id = $2 ORDER BY _id LIMIT 1) AS subscription`)
-    this.#lookups = {
-      findUserByLoginToken: (userId, hashedToken) => [lookup.findUserByLoginToken, [userId, hashedToken]],
-      findUser: (idOrUsername) => [lookup.findUser, [idOrUsername]],
-      findRoomById: (roomId) => [lookup.findRoomById, [roomId]],
-      findDirectRoom: (uids) => [lookup.findDirectRoom, [directRoomKey(uids)]],
-      findSubscription: (roomId, userId) => [lookup.findSubscription, [roomId, userId]],
-      findNamed: (key, subscriberId) => [named, [key, subscriberId ?? null]]
-    }
+    this.#lookup = lookupStatements(table)
     this.#erase = eraseStatements(table)
     const purge = purgeStatements(table)
     this.#purge = purge
@@ -340,37 +309,30 @@ export class PostgresStore implements ImDeleteStore {
     await this.#driver.close()
   }
 
-  /** The plan PostgreSQL picks for one of the lookups, as `EXPLAIN (FORMAT JSON)` gives it. */
-  async explain<M extends Lookup> (method: M, args: Parameters<Required<ImDeleteStore>[M]>, { analyze = false }: ExplainOptions = {}): Promise<unknown> {
-    const [{ text }, params] = (this.#lookups[method] as (...args: unknown[]) => [Statement, unknown[]])(...args)
-    const { rows } = await this.#driver.query(`EXPLAIN (FORMAT JSON${analyze ? ', ANALYZE' : ''}) ${text}`, params)
-    return rows[0]['QUERY PLAN']
-  }
-
   async findUserByLoginToken (userId: string, hashedToken: string): Promise<User | null> {
-    return await this.#find(this.#lookups.findUserByLoginToken(userId, hashedToken))
+    return await this.#find(this.#lookup.findUserByLoginToken, [userId, hashedToken])
   }
 
   async findUser (idOrUsername: string): Promise<User | null> {
-    return await this.#find(this.#lookups.findUser(idOrUsername))
+    return await this.#find(this.#lookup.findUser, [idOrUsername])
   }
 
   async findRoomById (roomId: string): Promise<Room | null> {
-    return await this.#find(this.#lookups.findRoomById(roomId))
+    return await this.#find(this.#lookup.findRoomById, [roomId])
   }
 
   async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
-    return await this.#find(this.#lookups.findDirectRoom(uids))
+    return await this.#find(this.#lookup.findDirectRoom, [directRoomKey(uids)])
   }
 
   async findSubscription (roomId: string, userId: string): Promise<Subscription | null> {
-    return await this.#find(this.#lookups.findSubscription(roomId, userId))
+    return await this.#find(this.#lookup.findSubscription, [roomId, userId])
   }
 
   async findNamed (key: string, subscriberId?: string): Promise<Named> {
-    const [named, params] = this.#lookups.findNamed(key, subscriberId)
+    const params = [key, subscriberId ?? null]
     if (!storable(params)) return { user: null, room: null, subscription: null }
-    const { rows: [row] } = await this.#driver.lookup(named, params, this.#bounds)
+    const { rows: [row] } = await this.#driver.lookup(this.#lookup.findNamed, params, this.#bounds)
     return { user: decodeOrNull(row.user), room: decodeOrNull(row.room), subscription: decodeOrNull(row.subscription) }
   }
 
@@ -418,9 +380,9 @@ export class PostgresStore implements ImDeleteStore {
     }
   }
 
-  async #find ([text, params]: [Statement, unknown[]]): Promise<any> {
+  async #find (lookup: Statement, params: unknown[]): Promise<any> {
     if (!storable(params)) return null
-    const { rows } = await this.#driver.lookup(text, params, this.#bounds)
+    const { rows } = await this.#driver.lookup(lookup, params, this.#bounds)
     return rows.length === 0 ? null : decode(rows[0].doc)
   }
 
