@@ -117,7 +117,7 @@ export interface WaitBounds {
   statementTimeout: number
 }
 
-export const WAIT_BOUNDS: WaitBounds = { lockTimeout: 3000, statementTimeout: 5000 }
+const WAIT_BOUNDS: WaitBounds = { lockTimeout: 3000, statementTimeout: 5000 }
 
 /** The options' bounds, checked: whole milliseconds, 0 for none. */
 export function waitBounds (options: Partial<WaitBounds>): WaitBounds {
