@@ -2,8 +2,9 @@
 // PostgreSQL runs for the two lookups that must stay index scans at that size.
 // Run: npx tsx bench/pg-explain.ts [rooms]  (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test)
 import pg from 'pg'
-import type { ImDeleteStore, Room } from '../index.js'
+import type { Room } from '../index.js'
 import { PostgresStore } from '../postgres.js'
+import { explainLookup } from './support/explain.js'
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const total = Number(process.argv[2] ?? 1_000_000)
@@ -37,13 +38,14 @@ try {
   console.log(`${count} rooms, analyzed\n`)
 
   const middle = Math.floor(total / 2)
-  const lookups: Array<[keyof ImDeleteStore, unknown[]]> = [
+  // The statements' parameters: member ids sorted, as the store sends them.
+  const lookups: Array<['findRoomById' | 'findDirectRoom', unknown[]]> = [
     ['findRoomById', [`room-${middle}`]],
-    ['findDirectRoom', [[`user-${middle + 1}`, `user-${middle}`]]],
-    ['findDirectRoom', [['user-nobody', 'user-0']]]
+    ['findDirectRoom', [[`user-${middle}`, `user-${middle + 1}`].sort()]],
+    ['findDirectRoom', [['user-0', 'user-nobody']]]
   ]
   for (const [method, args] of lookups) {
-    const [{ Plan: plan, 'Execution Time': time }] = await store.explain(method as 'findRoomById', args as [string], { analyze: true }) as any
+    const [{ Plan: plan, 'Execution Time': time }] = await explainLookup(pool, schema, method, args, { analyze: true })
     console.log(`${method}(${JSON.stringify(args)}): execution ${time} ms`)
     console.log(describe(plan).join('\n') + '\n')
   }

@@ -9,7 +9,7 @@ import type { Upload } from './types.js'
  * after its erase is given up (logged at error level, forgotten). With nothing failing, one sweep
  * every `longest` ms finishes what other processes left. `page`: removals read at a time.
  */
-export const BLOB_RETRY = { first: 1000, longest: 300_000, giveUpAfter: 86_400_000, page: 100 }
+const BLOB_RETRY = { first: 1000, longest: 300_000, giveUpAfter: 86_400_000, page: 100 }
 
 /** At most `limit` tasks at once; the others wait their turn, in order. */
 export class Concurrency {

@@ -1,6 +1,9 @@
-import createError from '@fastify/error'
+import createError, { type FastifyError } from '@fastify/error'
 
-/** Every error the plugin answers with; `lib/routes.ts` maps each code to Rocket.Chat's wire shape. */
+/**
+ * Every error the plugin and its stores throw. `lib/routes.ts` maps the answered ones to
+ * Rocket.Chat's wire shape by class, not by `code`: a store's or hook's error may carry any code.
+ */
 
 // The client's mistakes (4xx) are answered, never logged: `Error, false` skips capturing a stack
 // trace for them, which was the costliest step of a rejected request (anyone can send those in bulk).
@@ -43,3 +46,27 @@ export const HookTimeoutError = createError('FST_IM_DELETE_HOOK_TIMEOUT', "The h
 export const RateLimitTimeoutError = createError('FST_IM_DELETE_RATE_LIMIT_TIMEOUT', 'The rate-limit store did not count the call within %s ms', 500)
 
 export const InvalidOptionError = createError('FST_IM_DELETE_INVALID_OPTION', "fastify-im-delete: option '%s' %s")
+
+/**
+ * The stores' own errors (MemoryStore, PostgresStore): a bad option, document or schema. Never
+ * answered as such (a request meeting one is a 500); each keeps the name of the class it extends,
+ * as the stores threw them before they had codes.
+ */
+function storeError<C extends string> (code: C, message: string, Base: ErrorConstructor = Error): new (...args: unknown[]) => FastifyError & { code: C } {
+  const Coded = createError(code, message, 500, Base)
+  return class extends Coded { override name = Base.name }
+}
+
+export const StoreOptionError = storeError('FST_IM_DELETE_STORE_OPTION', 'PostgresStore: %s', TypeError)
+
+export const InvalidDocumentError = storeError('FST_IM_DELETE_INVALID_DOCUMENT', "%s: every document in '%s' needs a string %s", TypeError)
+
+export const UnknownRoomError = storeError('FST_IM_DELETE_UNKNOWN_ROOM', '%s: %s names a room (%s) that is neither in the store nor in this import; nothing was imported%s')
+
+/** The purge removes everything of that room id: the id is taken until it ends. */
+export const RoomPurgingError = storeError('FST_IM_DELETE_ROOM_PURGING',
+  "%s: room '%s' is being purged (its erase finishes behind its answer): its id is taken, and nothing can be written into it, until the purge has ended; nothing was imported")
+
+export const MigrateVersionError = storeError('FST_IM_DELETE_MIGRATE_VERSION', 'PostgresStore: migrate({ to }) takes a version from 0 to %s, got %s', RangeError)
+
+export const SchemaTooNewError = storeError('FST_IM_DELETE_SCHEMA_TOO_NEW', "PostgresStore: schema %s is at version %s, newer than this release's %s; upgrade fastify-im-delete")

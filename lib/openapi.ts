@@ -161,13 +161,13 @@ const AUTH_HEADERS = {
 }
 
 /** Rocket.Chat's two credential headers as OpenAPI security schemes (apiKey, in a header). */
-export const openapiSecuritySchemes = {
+const openapiSecuritySchemes = {
   'X-User-Id': { type: 'apiKey', in: 'header', name: 'X-User-Id', description: 'The `_id` of the authenticated user.' },
   'X-Auth-Token': { type: 'apiKey', in: 'header', name: 'X-Auth-Token', description: 'A login token of that user.' }
 } as const
 
 /** The security requirement of both routes: both headers, together. */
-export const openapiSecurity: Array<Record<keyof typeof openapiSecuritySchemes, string[]>> = [{ 'X-User-Id': [], 'X-Auth-Token': [] }]
+const openapiSecurity: Array<Record<keyof typeof openapiSecuritySchemes, string[]>> = [{ 'X-User-Id': [], 'X-Auth-Token': [] }]
 
 /**
  * The form body as a form: Swagger UI draws fields only for an object schema with properties,

@@ -40,6 +40,9 @@ export interface RateLimitSettings {
   timeout?: number
 }
 
+/** The settings with every default filled in; the counter store, if any, as given. */
+export type ResolvedRateLimit = Required<Omit<RateLimitSettings, 'redis' | 'store'>> & Pick<RateLimitSettings, 'redis' | 'store'>
+
 export interface RateLimitHit {
   current: number
   /** Milliseconds until the window resets. */
@@ -59,8 +62,7 @@ export const RATE_LIMIT_DEFAULTS = { max: 10, timeWindow: 60_000, nameSpace: 'fa
  * context of the host's, the plugin does not decorate where the host's own registration is
  * visible, and `createRateLimit` would be the host's (its limits, its store).
  */
-export async function createLimiter (settings: RateLimitSettings): Promise<Limiter> {
-  const { max, timeWindow, redis, nameSpace, store, timeout } = { ...RATE_LIMIT_DEFAULTS, ...settings }
+export async function createLimiter ({ max, timeWindow, redis, nameSpace, store, timeout }: ResolvedRateLimit): Promise<Limiter> {
   const holder = Fastify()
   await holder.register(rateLimit, {
     global: false,

@@ -32,7 +32,7 @@ export interface RoutesOptions {
   bodyLimit: number
 }
 
-export const ROUTE_NAMES = ['im.delete', 'dm.delete'] as const
+const ROUTE_NAMES = ['im.delete', 'dm.delete'] as const
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 

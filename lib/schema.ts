@@ -1,10 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox'
 
-export const ByRoomId = Type.Object({
+const ByRoomId = Type.Object({
   roomId: Type.String({ description: 'The `_id` of the DM.', example: 'hdy9972092873h8s7s0' })
 }, { additionalProperties: false })
 
-export const ByUsername = Type.Object({
+const ByUsername = Type.Object({
   username: Type.String({ description: 'The other member of the 1:1 DM (a leading `@` is ignored); your own username names your self-DM.', example: 'bob' })
 }, { additionalProperties: false })
 

@@ -157,14 +157,6 @@ export const STORE_METHODS = [
   'eraseRoom'
 ] as const satisfies ReadonlyArray<keyof ImDeleteStore>
 
-/**
- * An import naming a room being purged, refused: the purge removes everything of that room id
- * (a DM re-created with it would lose what it is given), so the id is taken until the purge ends.
- */
-export function purgingRefused (store: string, roomId: string): Error {
-  return new Error(`${store}: room '${roomId}' is being purged (its erase finishes behind its answer): its id is taken, and nothing can be written into it, until the purge has ended; nothing was imported`)
-}
-
 /** Member ids as a set, in one canonical order: how every store keys a DM. */
 export function directRoomKey (uids: readonly string[]): string[] {
   return [...new Set(uids)].sort()

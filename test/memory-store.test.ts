@@ -6,6 +6,7 @@ t.test('documents need string ids (and room-owned ones a room id)', async (t) =>
   t.throws(() => new MemoryStore({ users: [{ username: 'x' } as any] }), { message: "MemoryStore: every document in 'users' needs a string _id" })
   t.throws(() => new MemoryStore({ rooms: [null as any] }), { message: "MemoryStore: every document in 'rooms' needs a string _id" })
   await t.rejects(new MemoryStore().import({ messages: [{ _id: 'm' } as any] }), { message: "MemoryStore: every document in 'messages' needs a string rid" })
+  t.throws(() => new MemoryStore({ rooms: [null as any] }), { code: 'FST_IM_DELETE_INVALID_DOCUMENT', name: 'TypeError' }, 'a coded TypeError')
 })
 
 t.test('a document naming a room that is not there is refused, naming both', async (t) => {
@@ -14,6 +15,7 @@ t.test('a document naming a room that is not there is refused, naming both', asy
     { message: "MemoryStore: 'rr' in 'readReceipts' names a room (rid 'gone') that is neither in the store nor in this import; nothing was imported" })
   await t.rejects(store.import({ rooms: [{ _id: 'd', t: 'p', prid: 'gone' }] }),
     { message: "MemoryStore: 'd' in 'rooms' names a room (prid 'gone') that is neither in the store nor in this import; nothing was imported" })
+  await t.rejects(store.import({ rooms: [{ _id: 'd', t: 'p', prid: 'gone' }] }), { code: 'FST_IM_DELETE_UNKNOWN_ROOM' }, 'coded')
 })
 
 t.test('import adds to what is there and replaces documents by _id', async (t) => {

@@ -53,6 +53,7 @@ t.test('the options onError, lockTimeout and statementTimeout are checked', asyn
   // A connection string the store never connects to: the options are checked in the constructor.
   const db = 'postgres://127.0.0.1:9/never'
   t.throws(() => new PostgresStore({ connectionString: db, onError: 'log' as never }), new TypeError('PostgresStore: the option onError must be a function'))
+  t.throws(() => new PostgresStore({ connectionString: db, onError: 'log' as never }), { code: 'FST_IM_DELETE_STORE_OPTION' }, 'coded')
   for (const lockTimeout of [-1, 1.5, '5s']) {
     t.throws(() => new PostgresStore({ connectionString: db, lockTimeout: lockTimeout as number }),
       new TypeError('PostgresStore: the option lockTimeout must be a whole number of milliseconds (0: no bound)'), String(lockTimeout))

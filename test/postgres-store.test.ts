@@ -3,6 +3,7 @@ import pg from 'pg'
 import t, { type Test } from 'tap'
 import imDeletePlugin, { type Room } from '../index.js'
 import { PostgresStore, SCHEMA_VERSION } from '../postgres.js'
+import { explainLookup } from '../bench/support/explain.js'
 import { ALICEBOB_TREE, authHeaders, fixture } from './helpers/fixture.js'
 import { SERVER_URL, backends, blockedBy, poolOver, type Backend } from './helpers/postgres.js'
 
@@ -95,7 +96,8 @@ for (const backend of all) {
       { code: '23503', constraint: 'messages_rid_fkey' }, 'a new orphan is refused, whoever writes it')
     await t.rejects(store.import({ rooms: [{ _id: 'new-room', t: 'c' }], uploads: [{ _id: 'new-orphan', rid: 'gone' }] }), {
       message: "PostgresStore: a document in 'uploads' names a room (rid) that is neither in the store nor in this import; nothing was imported (Key (rid)=(gone) is not present in table \"rooms\".)",
-      cause: { code: '23503' }
+      cause: { code: '23503' },
+      code: 'FST_IM_DELETE_UNKNOWN_ROOM'
     }, 'import says which collection and which room')
     await store.migrate()
     t.equal(await store.findRoomById('new-room'), null, 'and adds nothing')
@@ -142,8 +144,9 @@ for (const backend of all) {
     const { store, schema, teardown } = await fresh()
     t.teardown(teardown)
     for (const to of [-1, 1.5, SCHEMA_VERSION + 1]) await t.rejects(store.migrate({ to }), RangeError, `to: ${to}`)
+    await t.rejects(store.migrate({ to: -1 }), { code: 'FST_IM_DELETE_MIGRATE_VERSION' }, 'coded')
     await query(`INSERT INTO ${schema}.schema_migrations (version) VALUES ($1)`, [SCHEMA_VERSION + 1])
-    await t.rejects(store.migrate(), { message: /newer than this release/ }, 'a schema from a later release')
+    await t.rejects(store.migrate(), { message: /newer than this release/, code: 'FST_IM_DELETE_SCHEMA_TOO_NEW' }, 'a schema from a later release')
   })
 
   on('finding a room by id (alone or with the key\'s user and subscription) or a DM by its members is an index scan', async (t, { fresh, query }) => {
@@ -153,12 +156,13 @@ for (const backend of all) {
     const rooms: Room[] = Array.from({ length: 10_000 }, (_, i) => ({ _id: `room-${i}`, t: 'd', uids: [`user-${i}`, `user-${i + 1}`] }))
     await store.import({ rooms })
     await query(`ANALYZE ${schema}.rooms`)
-    for (const [method, args] of [['findRoomById', ['room-12345']], ['findNamed', ['room-12345', 'user-12345']], ['findDirectRoom', [['user-12346', 'user-12345']]]] as const) {
-      const [{ Plan: plan }] = await store.explain(method, args as any) as any
+    // The statements' own parameters: findDirectRoom's member ids sorted, as the store sends them.
+    for (const [method, params] of [['findRoomById', ['room-12345']], ['findNamed', ['room-12345', 'user-12345']], ['findDirectRoom', [['user-12345', 'user-12346']]]] as const) {
+      const [{ Plan: plan }] = await explainLookup({ query }, schema, method, [...params])
       const scans = nodes(plan).filter((node) => node['Relation Name'] === 'rooms').map((node) => node['Node Type'])
       t.same(scans, ['Index Scan'], `${method}: ${scans.join(', ')}`)
     }
-    const [{ Plan: measured }] = await store.explain('findDirectRoom', [['user-1', 'user-2']], { analyze: true }) as any
+    const [{ Plan: measured }] = await explainLookup({ query }, schema, 'findDirectRoom', [['user-1', 'user-2']], { analyze: true })
     t.equal(measured['Actual Rows'], 1, 'EXPLAIN ANALYZE runs the lookup: one room found')
   })
 

@@ -342,7 +342,7 @@ for (const kind of ['MemoryStore', 'PostgresStore']) {
     const dm = { _id: 'alicebob', t: 'd', uids: ['alice', 'bob'], usernames: ['alice', 'bob'] }
     const refused = `${kind}: room 'alicebob' is being purged (its erase finishes behind its answer): its id is taken, and nothing can be written into it, until the purge has ended; nothing was imported`
     await t.rejects(store.import({ rooms: [dm], messages: [{ _id: 'again-1', rid: 'alicebob', msg: 'hello again' }] }), { message: refused }, 'the DM re-created')
-    await t.rejects(store.import({ messages: [{ _id: 'again-2', rid: 'alicebob' }] }), { message: refused }, 'a message into it')
+    await t.rejects(store.import({ messages: [{ _id: 'again-2', rid: 'alicebob' }] }), { message: refused, code: 'FST_IM_DELETE_ROOM_PURGING' }, 'a message into it')
     await t.rejects(store.import({ users: [{ _id: 'zed', username: 'zed' }], rooms: [{ _id: 'again-disc', t: 'p', prid: 'alicebob' }] }), { message: refused }, 'a discussion of it')
     t.equal(await store.findUser('zed'), null, 'nothing of a refused import was written')
     for (let step = 0; step < 100; step++) if ((await store.purge.step({ batchSize: 4 }))?.finished != null) break

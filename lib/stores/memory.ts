@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
-import { directRoomKey, purgingRefused, type EraseOptions, type ImDeleteStore, type Named, type PurgeStep, type PurgeSteps } from '../store.js'
+import { InvalidDocumentError, RoomPurgingError, UnknownRoomError } from '../errors.js'
+import { directRoomKey, type EraseOptions, type ImDeleteStore, type Named, type PurgeStep, type PurgeSteps } from '../store.js'
 import type { Dataset, Dump, EraseResult, Message, ReadReceipt, RemovedCounts, Room, Subscription, Upload, User } from '../types.js'
 
 /** The collections an erase removes from, in Rocket.Chat's order; rooms go last. */
@@ -57,7 +58,7 @@ const byId = (a: { _id: string }, b: { _id: string }): number => Number(a._id > 
 
 function requireId (collection: string, doc: unknown): void {
   if (doc === null || typeof doc !== 'object' || typeof (doc as { _id?: unknown })._id !== 'string') {
-    throw new TypeError(`MemoryStore: every document in '${collection}' needs a string _id`)
+    throw new InvalidDocumentError('MemoryStore', collection, '_id')
   }
 }
 
@@ -358,22 +359,20 @@ export class MemoryStore implements ImDeleteStore {
     for (const name of OWNED) {
       for (const doc of dataset[name] ?? []) {
         requireId(name, doc)
-        if (typeof doc.rid !== 'string') throw new TypeError(`MemoryStore: every document in '${name}' needs a string rid`)
+        if (typeof doc.rid !== 'string') throw new InvalidDocumentError('MemoryStore', name, 'rid')
       }
     }
     // A room being purged keeps its id until the purge ends: neither it nor anything in it is written.
     const reused = (dataset.rooms ?? []).find((room) => this.#hidden.has(room._id))
-    if (reused !== undefined) throw purgingRefused('MemoryStore', reused._id)
+    if (reused !== undefined) throw new RoomPurgingError('MemoryStore', reused._id)
     const rooms = new Set([...this.#rooms.keys(), ...(dataset.rooms ?? []).map((room) => room._id)])
     const references = [
       ...(dataset.rooms ?? []).filter((room) => typeof room.prid === 'string').map((room) => ['rooms', room._id, 'prid', room.prid as string]),
       ...OWNED.flatMap((name) => (dataset[name] ?? []).map((doc) => [name, doc._id, 'rid', doc.rid]))
     ]
     for (const [name, id, field, roomId] of references) {
-      if (this.#hidden.has(roomId)) throw purgingRefused('MemoryStore', roomId)
-      if (!rooms.has(roomId)) {
-        throw new Error(`MemoryStore: '${id}' in '${name}' names a room (${field} '${roomId}') that is neither in the store nor in this import; nothing was imported`)
-      }
+      if (this.#hidden.has(roomId)) throw new RoomPurgingError('MemoryStore', roomId)
+      if (!rooms.has(roomId)) throw new UnknownRoomError('MemoryStore', `'${id}' in '${name}'`, `${field} '${roomId}'`, '')
     }
   }
 

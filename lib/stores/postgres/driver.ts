@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { StoreOptionError } from '../../errors.js'
 
 type Result = Promise<{ rows: any[], rowCount?: number | null }>
 
@@ -116,7 +117,7 @@ export interface WaitBounds {
   statementTimeout: number
 }
 
-export const WAIT_BOUNDS: WaitBounds = { lockTimeout: 3000, statementTimeout: 5000 }
+const WAIT_BOUNDS: WaitBounds = { lockTimeout: 3000, statementTimeout: 5000 }
 
 /** The options' bounds, checked: whole milliseconds, 0 for none. */
 export function waitBounds (options: Partial<WaitBounds>): WaitBounds {
@@ -124,7 +125,7 @@ export function waitBounds (options: Partial<WaitBounds>): WaitBounds {
   for (const key of ['lockTimeout', 'statementTimeout'] as const) {
     const value = options[key] ?? WAIT_BOUNDS[key]
     if (!Number.isSafeInteger(value) || value < 0) {
-      throw new TypeError(`PostgresStore: the option ${key} must be a whole number of milliseconds (0: no bound)`)
+      throw new StoreOptionError(`the option ${key} must be a whole number of milliseconds (0: no bound)`)
     }
     bounds[key] = value
   }
@@ -235,14 +236,14 @@ function pgliteDriver (db: PGliteLike): Driver {
 export function driverFor (options: PostgresStoreOptions): Driver {
   const given = (['connectionString', 'pool', 'pglite'] as const).filter((key) => (options as Record<string, unknown>)[key] !== undefined)
   if (given.length !== 1) {
-    throw new TypeError(`PostgresStore: give exactly one of the options connectionString, pool or pglite (got ${given.length === 0 ? 'none' : given.join(', ')})`)
+    throw new StoreOptionError(`give exactly one of the options connectionString, pool or pglite (got ${given.length === 0 ? 'none' : given.join(', ')})`)
   }
   const { onError } = options
-  if (onError !== undefined && typeof onError !== 'function') throw new TypeError('PostgresStore: the option onError must be a function')
+  if (onError !== undefined && typeof onError !== 'function') throw new StoreOptionError('the option onError must be a function')
   // A listener of this store's own, so close() removes exactly it.
   const listener: ErrorListener = (err) => { onError?.(err) }
   const { preparedStatements = true } = options
-  if (typeof preparedStatements !== 'boolean') throw new TypeError('PostgresStore: the option preparedStatements must be a boolean')
+  if (typeof preparedStatements !== 'boolean') throw new StoreOptionError('the option preparedStatements must be a boolean')
   if ('pglite' in options) return pgliteDriver(options.pglite)
   if ('pool' in options) {
     // pg emits 'error' on the pool when an idle connection dies; with no listener that crashes

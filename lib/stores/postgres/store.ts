@@ -1,21 +1,16 @@
-import { directRoomKey, purgingRefused, type DurableBlobs, type EraseOptions, type ImDeleteStore, type Named, type PurgeSteps } from '../../store.js'
+import { InvalidDocumentError, MigrateVersionError, RoomPurgingError, SchemaTooNewError, StoreOptionError, UnknownRoomError } from '../../errors.js'
+import { directRoomKey, type DurableBlobs, type EraseOptions, type ImDeleteStore, type Named, type PurgeSteps } from '../../store.js'
 import { blobsRemoved, pendingBlobs } from './blobs.js'
 import { purgeStatements, purgeStep, type PurgeStatements } from './purge.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
 import { driverFor, quoteIdentifier, statement, waitBounds, type Driver, type PostgresStoreOptions, type Runner, type Sql, type Statement, type WaitBounds } from './driver.js'
+import { lookupStatements, type LookupStatements } from './lookups.js'
 import { MIGRATIONS, ROOM_KEYS, SCHEMA_VERSION } from './migrations.js'
 
 export interface MigrateOptions {
   /** Stop at this version instead of the newest (staged upgrades, tests). */
   to?: number
 }
-
-export interface ExplainOptions {
-  /** Run the query and report real row counts and timings (`EXPLAIN ANALYZE`). */
-  analyze?: boolean
-}
-
-type Lookup = Exclude<keyof ImDeleteStore, 'eraseRoom' | 'blobs' | 'purge'>
 
 /** Each dumped collection's table, and the columns import writes to it (`jsonb_to_recordset` types). */
 const COLLECTIONS: Record<keyof Dump, { table: string, columns: Record<string, string> }> = {
@@ -63,10 +58,10 @@ const storable = (params: readonly unknown[]): boolean =>
 function latest<T extends { _id: string, rid?: unknown }> (collection: keyof Dump, docs: readonly T[] = []): T[] {
   for (const doc of docs) {
     if (doc === null || typeof doc !== 'object' || typeof doc._id !== 'string') {
-      throw new TypeError(`PostgresStore: every document in '${collection}' needs a string _id`)
+      throw new InvalidDocumentError('PostgresStore', collection, '_id')
     }
     if (collection !== 'users' && collection !== 'rooms' && typeof doc.rid !== 'string') {
-      throw new TypeError(`PostgresStore: every document in '${collection}' needs a string rid`)
+      throw new InvalidDocumentError('PostgresStore', collection, 'rid')
     }
   }
   return [...new Map(docs.map((doc) => [doc._id, doc])).values()]
@@ -77,9 +72,7 @@ function orphanRefused (err: unknown): Error | null {
   const { code, constraint, detail } = err as { code?: unknown, constraint?: unknown, detail?: unknown }
   const key = code === '23503' ? ROOM_KEYS.find(({ table, column }) => constraint === `${table}_${column}_fkey`) : undefined
   if (key === undefined) return null
-  return new Error(
-    `PostgresStore: a document in '${key.collection}' names a room (${key.column}) that is neither in the store nor in this import; nothing was imported (${String(detail)})`,
-    { cause: err })
+  return new UnknownRoomError('PostgresStore', `a document in '${key.collection}'`, key.column, ` (${String(detail)})`, { cause: err })
 }
 
 /** The schema version that adds `rooms.purging` and `purges`. */
@@ -188,7 +181,7 @@ export class PostgresStore implements ImDeleteStore {
   readonly #bounds: WaitBounds
   readonly #schema: string
   readonly #table: (name: string) => string
-  readonly #lookups: { [M in Lookup]: (...args: Parameters<Required<ImDeleteStore>[M]>) => [Statement, unknown[]] }
+  readonly #lookup: LookupStatements
   readonly #erase: ReturnType<typeof eraseStatements>
   readonly #purge: PurgeStatements
   /** Known once true: the schema has `rooms.purging` (migration 5; never goes back). */
@@ -200,39 +193,14 @@ export class PostgresStore implements ImDeleteStore {
 
   constructor (options: PostgresStoreOptions) {
     const { schema = 'public' } = options
-    if (typeof schema !== 'string' || schema === '') throw new TypeError('PostgresStore: the option schema must be a non-empty string')
+    if (typeof schema !== 'string' || schema === '') throw new StoreOptionError('the option schema must be a non-empty string')
     this.#bounds = waitBounds(options)
     this.#driver = driverFor(options)
     this.#schema = schema
     const quoted = quoteIdentifier(schema)
     this.#table = (name) => `${quoted}.${name}`
     const table = this.#table
-    // Each fixed statement is built once, with its name: prepared once per connection, not planned per call.
-    // A room being purged (migration 5) is found by none of them.
-    const lookup = {
-      // Tokens are stored hashed: matching the hash leaks nothing that a timing attack could use.
-      findUserByLoginToken: statement(
-        `SELECT u.doc::text AS doc FROM ${table('login_tokens')} t JOIN ${table('users')} u ON u._id = t.user_id
-         WHERE t.user_id = $1 AND t.hashed_token = $2 AND (u.doc->'active') IS DISTINCT FROM 'false'::jsonb`),
-      // By _id first: Rocket.Chat's `{ $or: [{ _id }, { username }] }`, made deterministic.
-      findUser: statement(`SELECT doc::text AS doc FROM ${table('users')} WHERE _id = $1 OR username = $1 ORDER BY _id = $1 DESC LIMIT 1`),
-      findRoomById: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE _id = $1 AND NOT purging`),
-      findDirectRoom: statement(`SELECT doc::text AS doc FROM ${table('rooms')} WHERE t = 'd' AND member_key = $1::text[] AND NOT purging ORDER BY _id LIMIT 1`),
-      findSubscription: statement(`SELECT doc::text AS doc FROM ${table('subscriptions')} WHERE rid = $1 AND user_id = $2 ORDER BY _id LIMIT 1`)
-    }
-    // The three lookups most requests start with, one round trip and one row: each as its own method's statement has it.
-    const named = statement(
-      `SELECT (SELECT doc::text FROM ${table('users')} WHERE _id = $1 OR username = $1 ORDER BY _id = $1 DESC LIMIT 1) AS user,
-              (SELECT doc::text FROM ${table('rooms')} WHERE _id = $1 AND NOT purging) AS room,
-              (SELECT doc::text FROM ${table('subscriptions')} WHERE rid = $1 AND user_id = $2 ORDER BY _id LIMIT 1) AS subscription`)
-    this.#lookups = {
-      findUserByLoginToken: (userId, hashedToken) => [lookup.findUserByLoginToken, [userId, hashedToken]],
-      findUser: (idOrUsername) => [lookup.findUser, [idOrUsername]],
-      findRoomById: (roomId) => [lookup.findRoomById, [roomId]],
-      findDirectRoom: (uids) => [lookup.findDirectRoom, [directRoomKey(uids)]],
-      findSubscription: (roomId, userId) => [lookup.findSubscription, [roomId, userId]],
-      findNamed: (key, subscriberId) => [named, [key, subscriberId ?? null]]
-    }
+    this.#lookup = lookupStatements(table)
     this.#erase = eraseStatements(table)
     const purge = purgeStatements(table)
     this.#purge = purge
@@ -251,7 +219,7 @@ export class PostgresStore implements ImDeleteStore {
   /** Creates the schema, or upgrades it to this release's version; safe to run again, and from several processes. */
   async migrate ({ to = SCHEMA_VERSION }: MigrateOptions = {}): Promise<void> {
     if (!Number.isInteger(to) || to < 0 || to > SCHEMA_VERSION) {
-      throw new RangeError(`PostgresStore: migrate({ to }) takes a version from 0 to ${SCHEMA_VERSION}, got ${String(to)}`)
+      throw new MigrateVersionError(SCHEMA_VERSION, String(to))
     }
     const table = this.#table
     await this.#driver.transaction(async (sql) => {
@@ -261,7 +229,7 @@ export class PostgresStore implements ImDeleteStore {
       await sql.query(`CREATE TABLE IF NOT EXISTS ${table('schema_migrations')} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
       const current = await this.#version(sql)
       if (current > SCHEMA_VERSION) {
-        throw new Error(`PostgresStore: schema ${this.#schema} is at version ${current}, newer than this release's ${SCHEMA_VERSION}; upgrade fastify-im-delete`)
+        throw new SchemaTooNewError(this.#schema, current, SCHEMA_VERSION)
       }
       for (let version = current + 1; version <= to; version++) {
         for (const statement of MIGRATIONS[version - 1](table)) await sql.query(statement)
@@ -312,7 +280,7 @@ export class PostgresStore implements ImDeleteStore {
       const { rows: [purging] } = this.#purging
         ? await sql.query(`SELECT _id FROM ${table('rooms')} WHERE _id = ANY($1::text[]) AND purging FOR SHARE`, [named])
         : { rows: [] }
-      if (purging !== undefined) throw purgingRefused('PostgresStore', purging._id)
+      if (purging !== undefined) throw new RoomPurgingError('PostgresStore', purging._id)
       // COLLECTIONS lists rooms before what they hold: the foreign keys see a room imported in
       // this same transaction (a discussion may come before its parent: one statement, checked at its end).
       for (const collection of Object.keys(COLLECTIONS) as Array<keyof Dump>) {
@@ -341,37 +309,30 @@ export class PostgresStore implements ImDeleteStore {
     await this.#driver.close()
   }
 
-  /** The plan PostgreSQL picks for one of the lookups, as `EXPLAIN (FORMAT JSON)` gives it. */
-  async explain<M extends Lookup> (method: M, args: Parameters<Required<ImDeleteStore>[M]>, { analyze = false }: ExplainOptions = {}): Promise<unknown> {
-    const [{ text }, params] = (this.#lookups[method] as (...args: unknown[]) => [Statement, unknown[]])(...args)
-    const { rows } = await this.#driver.query(`EXPLAIN (FORMAT JSON${analyze ? ', ANALYZE' : ''}) ${text}`, params)
-    return rows[0]['QUERY PLAN']
-  }
-
   async findUserByLoginToken (userId: string, hashedToken: string): Promise<User | null> {
-    return await this.#find(this.#lookups.findUserByLoginToken(userId, hashedToken))
+    return await this.#find(this.#lookup.findUserByLoginToken, [userId, hashedToken])
   }
 
   async findUser (idOrUsername: string): Promise<User | null> {
-    return await this.#find(this.#lookups.findUser(idOrUsername))
+    return await this.#find(this.#lookup.findUser, [idOrUsername])
   }
 
   async findRoomById (roomId: string): Promise<Room | null> {
-    return await this.#find(this.#lookups.findRoomById(roomId))
+    return await this.#find(this.#lookup.findRoomById, [roomId])
   }
 
   async findDirectRoom (uids: readonly string[]): Promise<Room | null> {
-    return await this.#find(this.#lookups.findDirectRoom(uids))
+    return await this.#find(this.#lookup.findDirectRoom, [directRoomKey(uids)])
   }
 
   async findSubscription (roomId: string, userId: string): Promise<Subscription | null> {
-    return await this.#find(this.#lookups.findSubscription(roomId, userId))
+    return await this.#find(this.#lookup.findSubscription, [roomId, userId])
   }
 
   async findNamed (key: string, subscriberId?: string): Promise<Named> {
-    const [named, params] = this.#lookups.findNamed(key, subscriberId)
+    const params = [key, subscriberId ?? null]
     if (!storable(params)) return { user: null, room: null, subscription: null }
-    const { rows: [row] } = await this.#driver.lookup(named, params, this.#bounds)
+    const { rows: [row] } = await this.#driver.lookup(this.#lookup.findNamed, params, this.#bounds)
     return { user: decodeOrNull(row.user), room: decodeOrNull(row.room), subscription: decodeOrNull(row.subscription) }
   }
 
@@ -419,9 +380,9 @@ export class PostgresStore implements ImDeleteStore {
     }
   }
 
-  async #find ([text, params]: [Statement, unknown[]]): Promise<any> {
+  async #find (lookup: Statement, params: unknown[]): Promise<any> {
     if (!storable(params)) return null
-    const { rows } = await this.#driver.lookup(text, params, this.#bounds)
+    const { rows } = await this.#driver.lookup(lookup, params, this.#bounds)
     return rows.length === 0 ? null : decode(rows[0].doc)
   }
 
