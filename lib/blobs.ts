@@ -1,5 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify'
-import { logFailure } from './log.js'
+import { logFailure, type Logger } from './log.js'
 import type { DurableBlobs, PendingBlob } from './store.js'
 import type { Upload } from './types.js'
 
@@ -45,7 +44,7 @@ export class BlobRemovals {
   readonly #blobs: DurableBlobs
   readonly #remove: (upload: Upload) => Promise<void>
   readonly #inFlight = new Set<string>()
-  #log: FastifyBaseLogger | undefined
+  #log: Logger | undefined
   #timer: NodeJS.Timeout | undefined
   #due = Infinity
   #pause = BLOB_RETRY.first
@@ -67,7 +66,7 @@ export class BlobRemovals {
   }
 
   /** Right after the erase: removes the blobs and forgets those removed; a sweep retries the others. */
-  async removeNow (uploads: readonly Upload[], log: FastifyBaseLogger, roomId: string): Promise<void> {
+  async removeNow (uploads: readonly Upload[], log: Logger, roomId: string): Promise<void> {
     if (uploads.length === 0) return
     for (const upload of uploads) this.#inFlight.add(upload._id)
     const done: string[] = []
@@ -97,7 +96,7 @@ export class BlobRemovals {
    * wait in memory; past that, left in the store for a sweep once the queue has drained. The
    * purge never waits for blob storage, and memory does not grow with the DM.
    */
-  removeLater (uploads: readonly Upload[], log: FastifyBaseLogger, roomId: string): void {
+  removeLater (uploads: readonly Upload[], log: Logger, roomId: string): void {
     if (this.#queued >= this.#queueLimit) {
       this.#backlog = true
       return
@@ -112,7 +111,7 @@ export class BlobRemovals {
   }
 
   /** Sweeps now, and from then on as the schedule says, until `stop()`. */
-  start (log: FastifyBaseLogger): void {
+  start (log: Logger): void {
     this.#log = log
     this.#schedule(0)
   }
@@ -146,7 +145,7 @@ export class BlobRemovals {
   }
 
   async #sweep (): Promise<void> {
-    const log = this.#log as FastifyBaseLogger
+    const log = this.#log as Logger
     this.#failed = false
     const failures: unknown[] = []
     try {
@@ -173,7 +172,7 @@ export class BlobRemovals {
   }
 
   /** One pending removal: undefined once done (or given up), else what failed. */
-  async #retry ({ upload, erasedAt }: PendingBlob, log: FastifyBaseLogger): Promise<unknown> {
+  async #retry ({ upload, erasedAt }: PendingBlob, log: Logger): Promise<unknown> {
     try {
       await this.#remove(upload)
     } catch (err) {

@@ -1,4 +1,3 @@
-import type { FastifyBaseLogger } from 'fastify'
 import {
   AppPreventedError,
   CreateNotAllowedError,
@@ -11,7 +10,7 @@ import {
   UsernameMissingError
 } from './errors.js'
 import { BlobRemovals, Concurrency } from './blobs.js'
-import { logFailure } from './log.js'
+import { logFailure, type Logger } from './log.js'
 import type { HasPermission } from './permissions.js'
 import { PurgeRunner, type PurgeSettings } from './purge.js'
 import { directRoomKey, type EraseOptions, type ImDeleteStore, type Named } from './store.js'
@@ -133,7 +132,7 @@ export class DirectMessageEraser {
       })
   }
 
-  async erase (user: Caller, target: EraseTarget, log: FastifyBaseLogger): Promise<void> {
+  async erase (user: Caller, target: EraseTarget, log: Logger): Promise<void> {
     const { store, hasPermission, hookTimeout } = this.#options
     const { room, subscription, exists } = await this.#resolve(user, target)
 
@@ -173,7 +172,7 @@ export class DirectMessageEraser {
   }
 
   /** Starts the work that outlives requests: recorded blob removals, pending purges (what a crash or an outage left). */
-  start (log: FastifyBaseLogger): void {
+  start (log: Logger): void {
     this.#blobs?.start(log)
     this.#purges?.start(log)
   }
@@ -230,7 +229,7 @@ export class DirectMessageEraser {
   }
 
   /** Runs a hook after the answer: bounded in time, its failure logged, never thrown. */
-  async #run (log: FastifyBaseLogger, roomId: string, name: string, hook: () => unknown): Promise<void> {
+  async #run (log: Logger, roomId: string, name: string, hook: () => unknown): Promise<void> {
     try {
       await bounded(name, this.#options.hookTimeout, hook)
     } catch (err) {
@@ -239,7 +238,7 @@ export class DirectMessageEraser {
   }
 
   /** Removes the blobs of uploads the store removed (and committed), at most `blobConcurrency` at once in this process. */
-  async #removeBlobs (uploads: Upload[], roomId: string, log: FastifyBaseLogger): Promise<void> {
+  async #removeBlobs (uploads: Upload[], roomId: string, log: Logger): Promise<void> {
     const { fileStore } = this.#options
     if (fileStore === undefined) return
     if (this.#blobs !== null) return await this.#blobs.removeNow(uploads, log, roomId)
@@ -248,7 +247,7 @@ export class DirectMessageEraser {
     }))
   }
 
-  async #afterErase (context: AfterEraseContext, uploads: Upload[], log: FastifyBaseLogger): Promise<void> {
+  async #afterErase (context: AfterEraseContext, uploads: Upload[], log: Logger): Promise<void> {
     const { fileStore, onAfterErase } = this.#options
     const roomId = context.room._id
     const removeAvatar = fileStore?.removeAvatar
@@ -261,7 +260,7 @@ export class DirectMessageEraser {
   }
 
   /** A purge finished here: the audit line with what the whole erase removed, then the hooks. */
-  async #afterPurge (roomId: string, removed: RemovedCounts, log: FastifyBaseLogger): Promise<void> {
+  async #afterPurge (roomId: string, removed: RemovedCounts, log: Logger): Promise<void> {
     log.info({ imDelete: { roomId, removed } }, 'im.delete: DM purged')
     await Promise.all(this.#options.onAfterPurge.map(async (hook) => { await this.#run(log, roomId, 'onAfterPurge', () => hook({ roomId, removed })) }))
   }

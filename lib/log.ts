@@ -1,4 +1,8 @@
-import type { FastifyBaseLogger } from 'fastify'
+/** What the use case and its background work log through: Fastify's logger (pino) is one. */
+export interface Logger {
+  info: (fields: object, msg: string) => void
+  error: (fields: object, msg: string) => void
+}
 
 /**
  * A thrown value as a log line shows it. Only these fields: a driver attaches what it likes to
@@ -39,6 +43,6 @@ export function loggedError (thrown: unknown, depth = 0): LoggedError {
 }
 
 /** Logs a failure at error level, the thrown value reduced by `loggedError`. */
-export function logFailure (log: FastifyBaseLogger, err: unknown, fields: Record<string, unknown>, msg: string): void {
+export function logFailure (log: Logger, err: unknown, fields: Record<string, unknown>, msg: string): void {
   log.error({ ...fields, err: loggedError(err) }, msg)
 }

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { FastifyBaseLogger as Log } from 'fastify'
-import { logFailure } from './log.js'
+import { logFailure, type Logger } from './log.js'
 import type { PurgeStep, PurgeSteps } from './store.js'
 import type { RemovedCounts, Upload } from './types.js'
 
@@ -28,9 +27,9 @@ export interface PurgeRunnerOptions {
   /** Whether anything reads the upload records a step removed (a file store). */
   documents: boolean
   /** Removes the blobs of a step's uploads (after its commit); never rejects. */
-  removeBlobs: (uploads: Upload[], roomId: string, log: Log) => Promise<void>
+  removeBlobs: (uploads: Upload[], roomId: string, log: Logger) => Promise<void>
   /** Told once a purge is finished, in the process that finished it; never rejects. */
-  finished: (roomId: string, removed: RemovedCounts, log: Log) => Promise<void>
+  finished: (roomId: string, removed: RemovedCounts, log: Logger) => Promise<void>
 }
 
 /**
@@ -40,7 +39,7 @@ export interface PurgeRunnerOptions {
  */
 export class PurgeRunner {
   readonly #options: PurgeRunnerOptions
-  #log: Log | undefined
+  #log: Logger | undefined
   #running: Promise<void> | undefined
   #again = false
   #timer: NodeJS.Timeout | undefined
@@ -51,7 +50,7 @@ export class PurgeRunner {
     this.#options = options
   }
 
-  start (log: Log): void {
+  start (log: Logger): void {
     this.#log = log
     this.wake()
   }
@@ -65,7 +64,7 @@ export class PurgeRunner {
     }
     clearTimeout(this.#timer)
     // Started (`start`) before any erase can wake it: the plugin serves once ready.
-    this.#running = this.#run(this.#log as Log).finally(() => {
+    this.#running = this.#run(this.#log as Logger).finally(() => {
       this.#running = undefined
       if (this.#again) this.wake()
     })
@@ -78,7 +77,7 @@ export class PurgeRunner {
     await this.#running
   }
 
-  async #run (log: Log): Promise<void> {
+  async #run (log: Logger): Promise<void> {
     const { steps, settings, recordBlobs, documents, removeBlobs, finished } = this.#options
     this.#again = false
     let blobs: Promise<void> = Promise.resolve()
