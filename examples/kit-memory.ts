@@ -1,7 +1,7 @@
 // The conformance kit over MemoryStore, run the way a project without tap runs it:
 //   node --import tsx --test examples/kit-memory.ts
 import { test } from 'node:test'
-import { MemoryStore, type EraseCollection, type UndoLog } from '../index.js'
+import { MemoryStore, hashLoginToken, type EraseCollection, type UndoLog, type User } from '../index.js'
 import { storeConformance, type KitTarget } from '../lib/test-kit/index.js'
 
 // A MemoryStore whose next erase can be made to fail after its n-th step (one step per collection).
@@ -40,7 +40,13 @@ await storeConformance(test, {
         return fired
       },
       // MemoryStore refuses a message whose room is gone, as a foreign key would.
-      writeMessage: async (message) => { await store.import({ messages: [message] }) }
+      writeMessage: async (message) => { await store.import({ messages: [message] }) },
+      // A token stops counting when it is gone from its user (Rocket.Chat's logout, or its expiry sweep).
+      expireToken: async (userId, token) => {
+        const user = (await store.dump()).users.find((doc) => doc._id === userId) as User
+        const loginTokens = user.services?.resume?.loginTokens?.filter((held) => held.hashedToken !== hashLoginToken(token))
+        await store.import({ users: [{ ...user, services: { resume: { loginTokens } } }] })
+      }
     }
   }
 })

@@ -54,13 +54,15 @@ t.test('cases a store does not support are reported by name, and the world it lo
   t.same(failures, [], 'everything else passes')
   t.same(report.notApplicable, [
     { title: CASES.loginToken, reason: 'the store has no findUserByLoginToken (supports.loginTokens)' },
+    { title: CASES.loginTokenEnded, reason: 'the store has no findUserByLoginToken (supports.loginTokens)' },
     { title: CASES.livechat, reason: "supports.roomTypes lacks 'l'" },
     { title: CASES.named, reason: NO_FIND_NAMED },
     { title: CASES.purge, reason: NO_PURGE },
     { title: CASES.purgeRace, reason: NO_PURGE }
-  ], 'the five cases are not applicable, each with why')
+  ], 'the six cases are not applicable, each with why')
   t.same(comments.filter((line) => line.startsWith('not applicable: ')), [
     `not applicable: ${CASES.loginToken} (the store has no findUserByLoginToken (supports.loginTokens))`,
+    `not applicable: ${CASES.loginTokenEnded} (the store has no findUserByLoginToken (supports.loginTokens))`,
     `not applicable: ${CASES.livechat} (supports.roomTypes lacks 'l')`,
     `not applicable: ${CASES.named} (${NO_FIND_NAMED})`,
     `not applicable: ${CASES.purge} (${NO_PURGE})`,
@@ -195,7 +197,7 @@ t.test('under node:test: in a test context; a case that does not apply is skippe
   t.match(context.out, 'ok 1 - MemoryStore in a context', 'under the context given')
   const failing = await node('test/helpers/kit-node-test.ts', 'fail')
   t.equal(failing.code, 1, 'a broken store fails the run')
-  t.match(failing.out, `not ok 5 - ${CASES.directRoom}`, 'in the case that catches it')
+  t.match(failing.out, `not ok 6 - ${CASES.directRoom}`, 'in the case that catches it')
   t.match(failing.out, 'the members of a private group (and part of a DM of three): no DM: found', 'saying what differed')
 })
 
@@ -211,4 +213,36 @@ t.test('a store that purges without findNamed: the purge cases ask the other loo
   })
   t.same(failures, [], 'both pass')
   t.same(report.ran, [CASES.purge, CASES.purgeRace], 'both ran')
+})
+
+t.test('supports.federation and supports.rolelessUsers: false: the world has no federated room, every user a role', async (t) => {
+  const loaded: Dataset[] = []
+  const { failures, report } = await collect({
+    name: 'no federation, a role each',
+    create: async () => {
+      const target = documentTarget(new FaultyMemoryStore())
+      return { ...target, load: async (world) => { loaded.push(world); await target.load(world) } }
+    },
+    supports: { federation: false, rolelessUsers: false },
+    only: [CASES.user, CASES.room, CASES.directRoom]
+  })
+  t.same(failures, [], 'the lookups pass over that world')
+  t.same(report.ran, [CASES.user, CASES.room, CASES.directRoom])
+  t.ok(loaded.length > 0 && loaded.every((world) => !world.rooms?.some((room) => room.federated === true) && !world.subscriptions?.some((sub) => sub.rid === 'fed-dm')),
+    'no federated room, nor its subscriptions, in the world handed to load')
+  t.ok(loaded.every((world) => world.users?.every((user) => (user.roles ?? []).length > 0)), 'every user holds a role')
+})
+
+t.test('a token that no longer counts: not applicable without expireToken; a harness that says it supports it must give it', async (t) => {
+  const without = await collect({ name: 'no expireToken', create: async () => ({ ...documentTarget(new FaultyMemoryStore()), expireToken: undefined }), only: [CASES.loginTokenEnded] })
+  t.same(without.report.notApplicable, [{ title: CASES.loginTokenEnded, reason: 'the target has no expireToken (supports.tokenExpiry)' }], 'not applicable, and why')
+  const claimed = await collect({
+    name: 'claims expiry',
+    create: async () => ({ ...documentTarget(new FaultyMemoryStore()), expireToken: undefined }),
+    supports: { tokenExpiry: true },
+    only: [CASES.loginTokenEnded]
+  })
+  t.same(claimed.failures, [`${CASES.loginTokenEnded} > the target has expireToken (or the harness says supports.tokenExpiry: false)`])
+  const off = await collect({ name: 'tokens never end', create: async () => documentTarget(new FaultyMemoryStore()), supports: { tokenExpiry: false }, only: [CASES.loginTokenEnded] })
+  t.same(off.report.notApplicable.map((na) => na.title), [CASES.loginTokenEnded], 'supports.tokenExpiry: false leaves it out though the target could')
 })

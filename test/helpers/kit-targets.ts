@@ -1,6 +1,6 @@
 // The kit's targets for this repository's stores: MemoryStore, and PostgresStore on any backend,
 // each with the fault the kit arms (after the k-th write of the next erase) and a message writer.
-import { MemoryStore } from '../../index.js'
+import { MemoryStore, hashLoginToken, type User } from '../../index.js'
 import type { EraseCollection, UndoLog } from '../../lib/stores/memory.js'
 import type { NamedQuery, PgClientLike, PgPoolLike, PgSql, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
 import type { KitKind, KitTarget } from '../../lib/test-kit/index.js'
@@ -49,6 +49,13 @@ export class FaultyMemoryStore extends MemoryStore {
   }
 }
 
+/** A login token no longer counts in Rocket.Chat's terms when it is gone from the user: re-imported without it. */
+async function revokeToken (store: { dump: () => Promise<Dump>, import: (dataset: Dataset) => Promise<void> }, userId: string, token: string): Promise<void> {
+  const user = (await store.dump()).users.find((doc) => doc._id === userId) as User
+  const loginTokens = user.services?.resume?.loginTokens?.filter((held) => held.hashedToken !== hashLoginToken(token))
+  await store.import({ users: [{ ...user, services: { ...user.services, resume: { ...user.services?.resume, loginTokens } } }] })
+}
+
 const KINDS: Record<Exclude<KitKind, 'user'>, keyof Dump> = {
   room: 'rooms', subscription: 'subscriptions', message: 'messages', upload: 'uploads', readReceipt: 'readReceipts'
 }
@@ -62,7 +69,8 @@ export function documentTarget<S extends MemoryStore> (store: S & { fault: Fault
     failNextErase: (afterWrites) => { store.fault.arm(afterWrites) },
     faultFired: () => store.fault.fired(),
     // As a chat server over MemoryStore writes: an import, which refuses a message whose room is gone.
-    writeMessage: async (message) => { await store.import({ messages: [{ ...message, msg: 'a message sent while the room is erased' }] }) }
+    writeMessage: async (message) => { await store.import({ messages: [{ ...message, msg: 'a message sent while the room is erased' }] }) },
+    expireToken: async (userId, token) => { await revokeToken(store, userId, token) }
   }
 }
 
@@ -144,6 +152,7 @@ export async function sqlTarget<S extends PostgresStore> (
       await backend.query(`INSERT INTO ${schema}.messages (_id, rid, doc) VALUES ($1, $2, $3::jsonb)`,
         [message._id, message.rid, JSON.stringify({ ...message, msg: 'a message sent while the room is erased' })])
     },
+    expireToken: async (userId, token) => { await revokeToken(store, userId, token) },
     teardown: async () => {
       // close() leaves a pool it was given open, and stops listening to it.
       await store.close()
