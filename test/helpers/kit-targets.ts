@@ -3,44 +3,15 @@
 import { MemoryStore, hashLoginToken, type User } from '../../index.js'
 import type { EraseCollection, UndoLog } from '../../lib/stores/memory.js'
 import type { NamedQuery, PgClientLike, PgPoolLike, PgSql, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
-import type { KitKind, KitTarget } from '../../lib/test-kit/index.js'
+import { KitFault, type KitKind, type KitTarget } from '../../lib/test-kit/index.js'
 import type { Dataset, Dump, Room } from '../../index.js'
 import { PostgresStore } from '../../postgres.js'
 import { ROOM_KEYS } from '../../lib/stores/postgres/migrations.js'
 import type { Backend } from './postgres.js'
 
-/** A fault for the next erase: counts its writes and throws a plain Error after the armed one. */
-export class Fault {
-  #armed: number | null = null
-  #writes = 0
-  #fired = false
-
-  arm (afterWrites: number): void {
-    this.#armed = afterWrites
-    this.#writes = 0
-    this.#fired = false
-  }
-
-  /** Called after each write has been applied. */
-  wrote (): void {
-    if (this.#armed === null) return
-    if (++this.#writes < this.#armed) return
-    this.#armed = null
-    this.#fired = true
-    throw new Error(`fault injected after write ${this.#writes}`)
-  }
-
-  fired (): boolean {
-    const fired = this.#fired
-    this.#armed = null
-    this.#fired = false
-    return fired
-  }
-}
-
 /** MemoryStore whose erase steps (one per collection) can be made to fail: the step's changes are made, then it throws. */
 export class FaultyMemoryStore extends MemoryStore {
-  readonly fault = new Fault()
+  readonly fault = new KitFault()
 
   protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit?: number): Array<Room | any> {
     const removed = super.removeDocuments(collection, roomIds, undo, limit)
@@ -61,7 +32,7 @@ const KINDS: Record<Exclude<KitKind, 'user'>, keyof Dump> = {
 }
 
 /** A kit target over a document store: load is import, ids are read from a dump. */
-export function documentTarget<S extends MemoryStore> (store: S & { fault: Fault }): KitTarget<S> {
+export function documentTarget<S extends MemoryStore> (store: S & { fault: KitFault }): KitTarget<S> {
   return {
     store,
     load: async (world: Dataset) => { await store.import(world) },
@@ -78,7 +49,7 @@ export function documentTarget<S extends MemoryStore> (store: S & { fault: Fault
 const isDelete = (text: string): boolean => /^\s*(WITH\s+(tree\s+AS\s+\(.*?\)\s*,\s*)?gone\s+AS\s+\(\s*)?DELETE\b/is.test(text)
 
 /** SQL that tells the fault of every DELETE it ran; pg's named statements arrive as a query config. */
-function faulty<T extends Sql> (sql: T, fault: Fault): PgSql {
+function faulty<T extends Sql> (sql: T, fault: KitFault): PgSql {
   return {
     async query (query: string | NamedQuery, params?: unknown[]) {
       const result = await (sql as unknown as PgSql).query(query as string, params)
@@ -89,7 +60,7 @@ function faulty<T extends Sql> (sql: T, fault: Fault): PgSql {
 }
 
 /** Store options on a backend whose DELETE statements, in and out of transactions, feed the fault. */
-export function faultyOptions (backend: Backend, fault: Fault): { pool: PgPoolLike } | { pglite: PGliteLike } {
+export function faultyOptions (backend: Backend, fault: KitFault): { pool: PgPoolLike } | { pglite: PGliteLike } {
   if ('pglite' in backend.options) {
     const db = backend.options.pglite
     return {
@@ -133,7 +104,7 @@ export async function sqlTarget<S extends PostgresStore> (
   make: (options: { pool: PgPoolLike } | { pglite: PGliteLike }, schema: string) => S,
   { foreignKeys = true }: { foreignKeys?: boolean } = {}
 ): Promise<KitTarget<S>> {
-  const fault = new Fault()
+  const fault = new KitFault()
   const schema = `im_delete_kit_${process.pid}_${++schemas}`
   const store = make(faultyOptions(backend, fault), schema)
   await store.migrate()
