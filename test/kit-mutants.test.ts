@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import { CASES, storeConformance, type KitOptions, type KitTarget, type TapLike } from '../lib/test-kit/index.js'
 import { documentTarget, sqlTarget, type FaultyMemoryStore } from './helpers/kit-targets.js'
 import {
-  EmptyNotNullMemory, ForgetsDiscussionsMemory, LetsDeactivatedInMemory, NoRollbackMemory, SqlMutant, SupersetDirectMemory,
+  EmptyNotNullMemory, ForgetsDiscussionsMemory, LetsDeactivatedInMemory, SqlMutant, SupersetDirectMemory,
   NamedAnySubscriberMemory, NamedUsernameFirstMemory, UsernameFirstMemory, SeesPurgingMemory, FinishesEarlyMemory, RepeatsUploadsMemory,
   NeverHidesMemory, RejectsNulMemory, StepsNothingMemory, NeverFinishesMemory, HidesClosedMemory, sessionTarget, type SqlFlaws
 } from './helpers/mutants.js'
@@ -39,7 +39,6 @@ const memory = (Store: new () => FaultyMemoryStore) => async () => documentTarge
 
 t.test('document-store mutants over MemoryStore', async (t) => {
   const mutants: Array<[string, new () => FaultyMemoryStore, Case[]]> = [
-    ['commits each step (no rollback)', NoRollbackMemory, ['atomic']],
     ['forgets discussions', ForgetsDiscussionsMemory, ['eraseTree', 'eraseDiscussion']],
     ['findDirectRoom matches a superset', SupersetDirectMemory, ['directRoom']],
     ['findSubscription hides a membership its user closed', HidesClosedMemory, ['subscription']],

@@ -182,11 +182,11 @@ async function node (file: string, mode = ''): Promise<{ code: number, out: stri
   }
 }
 
-t.test('under node:test: the harness over MemoryStore of docs/custom-store.md passes both levels', async (t) => {
-  t.ok(await showsExample('docs/custom-store.md', 'examples/kit-memory.ts'), 'the page shows examples/kit-memory.ts, importing the package')
-  const { code, out } = await node('examples/kit-memory.ts')
+t.test('under node:test: the harness over PostgresStore on PGlite of docs/custom-store.md passes both levels', async (t) => {
+  t.ok(await showsExample('docs/custom-store.md', 'examples/kit-pglite.ts'), 'the page shows examples/kit-pglite.ts, importing the package')
+  const { code, out } = await node('examples/kit-pglite.ts')
   t.equal(code, 0, 'it passes')
-  t.match(out, 'ok 1 - MemoryStore', 'as one test')
+  t.match(out, 'ok 1 - PostgresStore on PGlite', 'as one test')
   t.match(out, `# pass ${1 + CASES_COUNT + DOCUMENT_CASES.length}`, "the store's test and every case of both levels in it")
 })
 

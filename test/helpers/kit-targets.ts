@@ -1,10 +1,10 @@
 // The kit's targets for this repository's stores: MemoryStore, and PostgresStore on any backend,
 // each with the fault the kit arms (after the k-th write of the next erase) and a message writer.
 import { MemoryStore, hashLoginToken, type User } from '../../index.js'
-import type { EraseCollection, UndoLog } from '../../lib/stores/memory.js'
+import { STEP_FAULTS } from '../../lib/stores/memory.js'
 import type { NamedQuery, PgClientLike, PgPoolLike, PgSql, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
 import { KitFault, type KitKind, type KitTarget } from '../../lib/test-kit/index.js'
-import type { Dataset, Dump, Room } from '../../index.js'
+import type { Dataset, Dump } from '../../index.js'
 import { PostgresStore } from '../../postgres.js'
 import { ROOM_KEYS } from '../../lib/stores/postgres/migrations.js'
 import type { Backend } from './postgres.js'
@@ -13,10 +13,9 @@ import type { Backend } from './postgres.js'
 export class FaultyMemoryStore extends MemoryStore {
   readonly fault = new KitFault()
 
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit?: number): Array<Room | any> {
-    const removed = super.removeDocuments(collection, roomIds, undo, limit)
-    this.fault.wrote()
-    return removed
+  constructor () {
+    super()
+    STEP_FAULTS.set(this, (_collection, when) => { if (when === 'after') this.fault.wrote() })
   }
 }
 

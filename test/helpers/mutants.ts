@@ -8,7 +8,6 @@ import type { Db } from '../../examples/existing-schema/db.js'
 import { chatStoreTarget } from '../../examples/existing-schema/kit-harness.js'
 import { ChatStore } from '../../examples/existing-schema/store.js'
 import { FaultyMemoryStore } from './kit-targets.js'
-import type { EraseCollection, UndoLog } from '../../lib/stores/memory.js'
 
 /** How a SQL erase over PostgresStore's tables is broken; none set: a correct erase (the control). */
 export interface SqlFlaws {
@@ -118,17 +117,12 @@ export class SqlMutant extends PostgresStore {
   }
 }
 
-/** MemoryStore whose failed erase keeps what its earlier steps removed: each step as good as committed. */
-export class NoRollbackMemory extends FaultyMemoryStore {
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], _undo: UndoLog, limit?: number): Array<Room | any> {
-    return super.removeDocuments(collection, roomIds, [], limit)
-  }
-}
-
-/** MemoryStore that erases only the room it is given, not its discussions. */
+/** MemoryStore that erases only the room it is given: its discussions are cut loose first, and stay. */
 export class ForgetsDiscussionsMemory extends FaultyMemoryStore {
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit?: number): Array<Room | any> {
-    return super.removeDocuments(collection, roomIds.slice(0, 1), undo, limit)
+  async eraseRoom (roomId: string, options?: EraseOptions): Promise<EraseResult | null> {
+    const discussions = (await this.dump()).rooms.filter((room) => room.prid === roomId)
+    await this.import({ rooms: discussions.map(({ prid, ...room }) => room) })
+    return await super.eraseRoom(roomId, options)
   }
 }
 
