@@ -7,7 +7,7 @@ import { documentTarget, sqlTarget, type FaultyMemoryStore } from './helpers/kit
 import {
   EmptyNotNullMemory, ForgetsDiscussionsMemory, LetsDeactivatedInMemory, SqlMutant, SupersetDirectMemory,
   NamedAnySubscriberMemory, NamedUsernameFirstMemory, UsernameFirstMemory, SeesPurgingMemory, FinishesEarlyMemory, RepeatsUploadsMemory,
-  NeverHidesMemory, RejectsNulMemory, StepsNothingMemory, NeverFinishesMemory, HidesClosedMemory, sessionTarget, type SqlFlaws
+  NeverHidesMemory, RejectsNulMemory, StepsNothingMemory, NeverFinishesMemory, HidesClosedMemory, StepKeepsBatchMemory, sessionTarget, type SqlFlaws
 } from './helpers/mutants.js'
 import { pgliteSchema } from './helpers/existing-schema.js'
 import { pglite, server, type Backend } from './helpers/postgres.js'
@@ -48,6 +48,7 @@ t.test('document-store mutants over MemoryStore', async (t) => {
     ['findNamed by username before _id', NamedUsernameFirstMemory, ['named']],
     ["findNamed hands back another member's subscription", NamedAnySubscriberMemory, ['named']],
     ['finds a DM being purged', SeesPurgingMemory, ['purge']],
+    ['a failing purge step keeps its batch', StepKeepsBatchMemory, ['purge']],
     ['says a purge is finished with rows left', FinishesEarlyMemory, ['purge', 'purgeRace']],
     ['hands an upload out twice', RepeatsUploadsMemory, ['purge', 'purgeRace']],
     ['has purge but never hides', NeverHidesMemory, ['purge', 'purgeRace']],

@@ -255,6 +255,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'to
         check.same(roomView(await o.store.findRoomById(o.id('room', kitId))), wantedRoom(o, kitId), `${what} (${kitId})${holds(o, kitId) ? '' : ': none, the world leaves it out (supports)'}`)
       }
       check.same(await o.store.findRoomById(o.id('room', 'nope')), null, 'an unknown room')
+      check.same(await o.store.findRoomById(''), null, 'an empty id')
     }
   },
   livechat: {

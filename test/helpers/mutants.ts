@@ -196,6 +196,26 @@ function wrapSteps (store: FaultyMemoryStore, wrap: (step: PurgeStep | null) => 
   Object.defineProperty(store, 'purge', { value: { step: async (options: PurgeStepOptions) => wrap(await steps.step(options)) } })
 }
 
+/** MemoryStore whose failing purge step keeps its batch: it runs the step again, unfailing, then rejects. */
+export class StepKeepsBatchMemory extends FaultyMemoryStore {
+  constructor () {
+    super()
+    const steps = this.purge
+    Object.defineProperty(this, 'purge', {
+      value: {
+        async step (options: PurgeStepOptions) {
+          try {
+            return await steps.step(options)
+          } catch (err) {
+            await steps.step(options)
+            throw err
+          }
+        }
+      }
+    })
+  }
+}
+
 /** MemoryStore whose purge says it is finished after its first step, rows left or not. */
 export class FinishesEarlyMemory extends FaultyMemoryStore {
   constructor () {
