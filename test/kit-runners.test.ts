@@ -10,6 +10,8 @@ import { ForgetsDiscussionsMemory } from './helpers/mutants.js'
 import { showsExample } from './helpers/shown.js'
 
 const run = promisify(execFile)
+// Child processes that start PGlite and run the whole kit, on a busy two-core machine.
+t.setTimeout(300_000)
 const CASES_COUNT = Object.keys(CASES).length
 
 /** Runs the kit under a runner that gathers failures (`case > check`) and comments. */
