@@ -42,6 +42,8 @@ export interface Message {
   rid: string
   msg?: string
   u?: { _id: string, username?: string }
+  /** The thread's parent message: set on a thread reply. */
+  tmid?: string
   files?: Array<{ _id: string }>
   drid?: string
   [field: string]: unknown

@@ -4,6 +4,7 @@ import t from 'tap'
 import { CASES, storeConformance, type KitTarget } from '../lib/test-kit/index.js'
 import { MinimalStore } from '../bench/http/minimal-store.js'
 import { dmId, httpDataset } from '../bench/http/dataset.js'
+import { hashLoginToken, type User } from '../index.js'
 
 /** MinimalStore with a fault the kit can arm after any of an erase's writes. */
 class FaultyMinimalStore extends MinimalStore {
@@ -19,9 +20,15 @@ class FaultyMinimalStore extends MinimalStore {
 
 function target (): KitTarget<FaultyMinimalStore> {
   const store = new FaultyMinimalStore()
+  let users: User[] = []
   return {
     store,
-    load: async (world) => { store.load(world) },
+    load: async (world) => { users = world.users ?? []; store.load(world) },
+    // A token revoked is gone from its user, as Rocket.Chat's logout leaves it: the user loaded again without it.
+    expireToken: async (userId, token) => {
+      const user = users.find((doc) => doc._id === userId) as User
+      store.load({ users: [{ ...user, services: { resume: { loginTokens: user.services?.resume?.loginTokens?.filter((held) => held.hashedToken !== hashLoginToken(token)) } } }] })
+    },
     ids: async (kind) => store.ids(kind),
     failNextErase: (afterWrites) => { store.armed = afterWrites; store.fired = false },
     faultFired: () => {

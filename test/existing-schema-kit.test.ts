@@ -6,7 +6,7 @@ import { storeConformance } from '../lib/test-kit/index.js'
 import { pgliteSchema, serverSchema, type ChatDb } from './helpers/existing-schema.js'
 import { server } from './helpers/postgres.js'
 
-// Kit v2 against the example's store over its own schema: a loader into its tables, its uuids
+// The kit against the example's store over its own schema: a loader into its tables, its uuids
 // for the kit's ids, no livechat (its schema has none), on the real server and on PGlite.
 
 // Starting PGlite runs initdb in WebAssembly: many seconds on a busy two-core machine. It starts
@@ -29,6 +29,25 @@ for (const { name, fresh } of databases) {
     supports: { roomTypes: ['d', 'c', 'p'] }
   })
 }
+
+// An integrator's schema that has no federation and whose accounts all hold a role: `supports`
+// says so, and the store passes as it is. Its loader refuses what such a schema cannot hold.
+await storeConformance(t, {
+  name: 'ChatStore on PGlite, as a schema without federation or role-less accounts',
+  create: async () => {
+    const { db, teardown } = await pgliteSchema(pglite)
+    const target = chatStoreTarget(db, teardown)
+    return {
+      ...target,
+      async load (world) {
+        if (world.rooms?.some((room) => room.federated === true) === true) throw new Error('this schema has no federated rooms')
+        if (world.users?.some((user) => (user.roles ?? []).length === 0) === true) throw new Error('every account holds a role here')
+        await target.load(world)
+      }
+    }
+  },
+  supports: { roomTypes: ['d', 'c', 'p'], federation: false, rolelessUsers: false }
+})
 
 // The kit's world sets every optional field it can; Rocket.Chat's documents often do not.
 t.test('the loader takes documents with only their required fields', async (t) => {

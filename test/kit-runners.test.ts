@@ -10,6 +10,8 @@ import { ForgetsDiscussionsMemory } from './helpers/mutants.js'
 import { showsExample } from './helpers/shown.js'
 
 const run = promisify(execFile)
+// Child processes that start PGlite and run the whole kit, on a busy two-core machine.
+t.setTimeout(300_000)
 const CASES_COUNT = Object.keys(CASES).length
 
 /** Runs the kit under a runner that gathers failures (`case > check`) and comments. */
@@ -54,13 +56,15 @@ t.test('cases a store does not support are reported by name, and the world it lo
   t.same(failures, [], 'everything else passes')
   t.same(report.notApplicable, [
     { title: CASES.loginToken, reason: 'the store has no findUserByLoginToken (supports.loginTokens)' },
+    { title: CASES.loginTokenEnded, reason: 'the store has no findUserByLoginToken (supports.loginTokens)' },
     { title: CASES.livechat, reason: "supports.roomTypes lacks 'l'" },
     { title: CASES.named, reason: NO_FIND_NAMED },
     { title: CASES.purge, reason: NO_PURGE },
     { title: CASES.purgeRace, reason: NO_PURGE }
-  ], 'the five cases are not applicable, each with why')
+  ], 'the six cases are not applicable, each with why')
   t.same(comments.filter((line) => line.startsWith('not applicable: ')), [
     `not applicable: ${CASES.loginToken} (the store has no findUserByLoginToken (supports.loginTokens))`,
+    `not applicable: ${CASES.loginTokenEnded} (the store has no findUserByLoginToken (supports.loginTokens))`,
     `not applicable: ${CASES.livechat} (supports.roomTypes lacks 'l')`,
     `not applicable: ${CASES.named} (${NO_FIND_NAMED})`,
     `not applicable: ${CASES.purge} (${NO_PURGE})`,
@@ -161,9 +165,9 @@ t.test('supports.documents with a store that cannot import or dump', async (t) =
     name: 'no dump',
     create: async () => ({ ...documentTarget(new FaultyMemoryStore()), store: withoutTokens(new FaultyMemoryStore()) }),
     supports: { documents: true, loginTokens: false },
-    only: ['documents: finds a user by exact username']
+    only: ['documents: lookups and the erase hand back the documents as imported, whole']
   })
-  t.same(failures, ['documents: finds a user by exact username > supports.documents: the store has import() and dump()'])
+  t.same(failures, ['documents: lookups and the erase hand back the documents as imported, whole > supports.documents: the store has import() and dump()'])
 })
 
 /**
@@ -180,11 +184,11 @@ async function node (file: string, mode = ''): Promise<{ code: number, out: stri
   }
 }
 
-t.test('under node:test: the harness over MemoryStore of docs/custom-store.md passes both levels', async (t) => {
-  t.ok(await showsExample('docs/custom-store.md', 'examples/kit-memory.ts'), 'the page shows examples/kit-memory.ts, importing the package')
-  const { code, out } = await node('examples/kit-memory.ts')
+t.test('under node:test: the harness over PostgresStore on PGlite of docs/custom-store.md passes both levels', async (t) => {
+  t.ok(await showsExample('docs/custom-store.md', 'examples/kit-pglite.ts'), 'the page shows examples/kit-pglite.ts, importing the package')
+  const { code, out } = await node('examples/kit-pglite.ts')
   t.equal(code, 0, 'it passes')
-  t.match(out, 'ok 1 - MemoryStore', 'as one test')
+  t.match(out, 'ok 1 - PostgresStore on PGlite', 'as one test')
   t.match(out, `# pass ${1 + CASES_COUNT + DOCUMENT_CASES.length}`, "the store's test and every case of both levels in it")
 })
 
@@ -195,7 +199,7 @@ t.test('under node:test: in a test context; a case that does not apply is skippe
   t.match(context.out, 'ok 1 - MemoryStore in a context', 'under the context given')
   const failing = await node('test/helpers/kit-node-test.ts', 'fail')
   t.equal(failing.code, 1, 'a broken store fails the run')
-  t.match(failing.out, `not ok 5 - ${CASES.directRoom}`, 'in the case that catches it')
+  t.match(failing.out, `not ok 6 - ${CASES.directRoom}`, 'in the case that catches it')
   t.match(failing.out, 'the members of a private group (and part of a DM of three): no DM: found', 'saying what differed')
 })
 
@@ -211,4 +215,36 @@ t.test('a store that purges without findNamed: the purge cases ask the other loo
   })
   t.same(failures, [], 'both pass')
   t.same(report.ran, [CASES.purge, CASES.purgeRace], 'both ran')
+})
+
+t.test('supports.federation and supports.rolelessUsers: false: the world has no federated room, every user a role', async (t) => {
+  const loaded: Dataset[] = []
+  const { failures, report } = await collect({
+    name: 'no federation, a role each',
+    create: async () => {
+      const target = documentTarget(new FaultyMemoryStore())
+      return { ...target, load: async (world) => { loaded.push(world); await target.load(world) } }
+    },
+    supports: { federation: false, rolelessUsers: false },
+    only: [CASES.user, CASES.room, CASES.directRoom]
+  })
+  t.same(failures, [], 'the lookups pass over that world')
+  t.same(report.ran, [CASES.user, CASES.room, CASES.directRoom])
+  t.ok(loaded.length > 0 && loaded.every((world) => !world.rooms?.some((room) => room.federated === true) && !world.subscriptions?.some((sub) => sub.rid === 'fed-dm')),
+    'no federated room, nor its subscriptions, in the world handed to load')
+  t.ok(loaded.every((world) => world.users?.every((user) => (user.roles ?? []).length > 0)), 'every user holds a role')
+})
+
+t.test('a token that no longer counts: not applicable without expireToken; a harness that says it supports it must give it', async (t) => {
+  const without = await collect({ name: 'no expireToken', create: async () => ({ ...documentTarget(new FaultyMemoryStore()), expireToken: undefined }), only: [CASES.loginTokenEnded] })
+  t.same(without.report.notApplicable, [{ title: CASES.loginTokenEnded, reason: 'the target has no expireToken (supports.tokenExpiry)' }], 'not applicable, and why')
+  const claimed = await collect({
+    name: 'claims expiry',
+    create: async () => ({ ...documentTarget(new FaultyMemoryStore()), expireToken: undefined }),
+    supports: { tokenExpiry: true },
+    only: [CASES.loginTokenEnded]
+  })
+  t.same(claimed.failures, [`${CASES.loginTokenEnded} > the target has expireToken (or the harness says supports.tokenExpiry: false)`])
+  const off = await collect({ name: 'tokens never end', create: async () => documentTarget(new FaultyMemoryStore()), supports: { tokenExpiry: false }, only: [CASES.loginTokenEnded] })
+  t.same(off.report.notApplicable.map((na) => na.title), [CASES.loginTokenEnded], 'supports.tokenExpiry: false leaves it out though the target could')
 })

@@ -11,7 +11,14 @@ const OWNED = ['subscriptions', 'messages', 'uploads', 'readReceipts'] as const 
 type RoomOwnedDoc = Upload | Message | Subscription | ReadReceipt
 
 /** Undo actions of an erase in progress; run newest first when a step throws. */
-export type UndoLog = Array<() => void>
+type UndoLog = Array<() => void>
+
+/**
+ * What this repository's tests make of an erase's steps, by store: called before and after each
+ * step (one collection) makes its changes, it may throw as a failing disk would, and the erase
+ * rolls back. An in-process store has no database to wrap; the package does not export this.
+ */
+export const STEP_FAULTS = new WeakMap<MemoryStore, (collection: EraseCollection, when: 'before' | 'after') => void>()
 
 const UNCOPIABLE = Symbol('uncopiable')
 /** Deeper than this, a document goes to structuredClone (which also copes with cycles). */
@@ -214,7 +221,7 @@ export class MemoryStore implements ImDeleteStore {
     const undo: UndoLog = []
     const removed = {} as Record<EraseCollection, Array<Room | RoomOwnedDoc>>
     try {
-      for (const collection of ERASE_ORDER) removed[collection] = this.removeDocuments(collection, roomIds, undo)
+      for (const collection of ERASE_ORDER) removed[collection] = this.#removeDocuments(collection, roomIds, undo)
     } catch (err) {
       for (const action of undo.reverse()) action()
       throw err
@@ -244,7 +251,7 @@ export class MemoryStore implements ImDeleteStore {
   /** Takes the rooms out of every index and removes their subscriptions: from now on, a purge. */
   #hide (roomIds: string[]): EraseResult {
     const entries = roomIds.map((id) => this.#rooms.get(id) as RoomEntry)
-    const subscriptions = this.removeDocuments('subscriptions', roomIds, []) as Subscription[]
+    const subscriptions = this.#removeDocuments('subscriptions', roomIds, []) as Subscription[]
     for (const entry of [...entries].reverse()) {
       this.#unlink(entry)
       this.#hidden.set(entry.room._id, entry)
@@ -264,7 +271,7 @@ export class MemoryStore implements ImDeleteStore {
     let short = true
     try {
       for (const [collection, count] of PURGED) {
-        const removed = this.removeDocuments(collection, purge.roomIds, undo, batchSize)
+        const removed = this.#removeDocuments(collection, purge.roomIds, undo, batchSize)
         if (collection === 'uploads') step.uploads = removed as Upload[]
         purge.removed[count] += removed.length
         undo.push(() => { purge.removed[count] -= removed.length })
@@ -284,10 +291,18 @@ export class MemoryStore implements ImDeleteStore {
 
   /**
    * One step of an erase: removes a collection's documents that belong to the given rooms,
-   * logging how to put each change back in `undo` as it makes it. Subclasses may wrap it (to
-   * inject faults in tests); a throw, even after some changes, rolls the whole erase back.
+   * logging how to put each change back in `undo` as it makes it; a throw, even after some
+   * changes, rolls the whole erase back.
    */
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit = Infinity): Array<Room | RoomOwnedDoc> {
+  #removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit = Infinity): Array<Room | RoomOwnedDoc> {
+    const fault = STEP_FAULTS.get(this)
+    fault?.(collection, 'before')
+    const removed = this.#removeFrom(collection, roomIds, undo, limit)
+    fault?.(collection, 'after')
+    return removed
+  }
+
+  #removeFrom (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit: number): Array<Room | RoomOwnedDoc> {
     // Every room of an erase is there until this step: rooms go last; a purge's rooms are hidden.
     const entries = roomIds.map((id) => this.#rooms.get(id) ?? this.#hidden.get(id) as RoomEntry)
     if (collection === 'rooms') {

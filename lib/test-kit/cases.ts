@@ -8,11 +8,12 @@ import { KIT_TOKENS, KIT_TREE } from './world.js'
 /** The behaviour cases' titles: what a failure is reported under. */
 export const CASES = {
   loginToken: 'findUserByLoginToken: a held token finds its user; any other token, an unknown user or a deactivated one finds none',
+  loginTokenEnded: 'findUserByLoginToken: a token that no longer counts (expired or revoked, through expireToken) finds none; the user\'s other tokens still do',
   user: 'findUser: by _id first, else by exact username',
   room: 'findRoomById: rooms of every type, by id',
   livechat: 'findRoomById: a livechat room',
   directRoom: 'findDirectRoom: the room of type d with exactly this member set',
-  subscription: 'findSubscription: by room and user, with its roles',
+  subscription: 'findSubscription: by room and user, with its roles; a membership its user closed (open: false) too',
   named: 'findNamed: the user, the room and the subscription a key names, as findUser, findRoomById and findSubscription answer them',
   unstorable: 'every lookup: a key no row can hold (a NUL, a lone surrogate) finds nothing, and is no error',
   eraseTree: 'eraseRoom: a DM, its discussions (nested), their messages (thread replies too), uploads (those no message points to too), subscriptions and read receipts, and nothing else',
@@ -46,6 +47,8 @@ export interface Opened {
   rows: () => Promise<Rows>
   /** A store id as a failure message shows it: with the kit's id when they differ. */
   named: (kind: KitKind, id: string) => string
+  /** Writes a message (kit ids) into a room through the target's writeMessage, as a chat server would. */
+  write: (kitId: string, kitRoom: string) => Promise<void>
 }
 
 export type Open = () => Promise<Opened>
@@ -96,8 +99,10 @@ function wantedUser (opened: Opened, kitId: string): unknown {
   return userView({ ...user, _id: opened.id('user', kitId) })
 }
 
+/** What the plugin reads from a world room, in the store's ids; null for one the world leaves out (see `supports`). */
 function wantedRoom (opened: Opened, kitId: string): unknown {
-  const room = find(opened.world.rooms, kitId)
+  const room = opened.world.rooms.find((doc) => doc._id === kitId)
+  if (room === undefined) return null
   return roomView({ ...room, _id: opened.id('room', kitId), uids: room.uids?.map((uid) => opened.id('user', uid)) })
 }
 
@@ -141,6 +146,8 @@ const empty = (rooms: string[], subscriptions: string[], messages: string[] = []
 const MAX_WRITES = 64
 /** How many erases of one DM race each other. */
 const RACERS = 8
+/** The most messages each writer racing an erase writes (it stops when the erase settles). */
+const MAX_LATE = 200
 
 export interface CaseOptions {
   raceRounds: number
@@ -189,7 +196,10 @@ async function unseen (check: Check, o: Opened, tree: Tree, when: string): Promi
 /** The most steps a purge of the kit's world may take at batch size 1 (a store that never finishes fails here). */
 const MAX_STEPS = 64
 
-export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'livechat' | 'findNamed' | 'purge', run: Case }> = {
+/** Whether the world holds this room (a schema without federation is handed none of the federated ones). */
+const holds = (o: Opened, kitRoom: string): boolean => o.world.rooms.some((room) => room._id === kitRoom)
+
+export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'tokenExpiry' | 'livechat' | 'findNamed' | 'purge', run: Case }> = {
   loginToken: {
     needs: 'loginTokens',
     async run (check, open) {
@@ -207,6 +217,20 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
       check.same(await find('nameless', KIT_TOKENS.nameless), wantedUser(o, 'nameless'), 'a user without a username')
     }
   },
+  loginTokenEnded: {
+    needs: 'tokenExpiry',
+    async run (check, open) {
+      const o = await open()
+      const { target, store } = o
+      const find = async (kitId: string, token: string): Promise<unknown> =>
+        userView(await (store.findUserByLoginToken as NonNullable<ImDeleteStore['findUserByLoginToken']>)(o.id('user', kitId), hashLoginToken(token)))
+      if (!check.ok(typeof target.expireToken === 'function', 'the target has expireToken (or the harness says supports.tokenExpiry: false)')) return
+      check.same(await find('alice', 'old-alice'), wantedUser(o, 'alice'), 'an older token, before it stops counting')
+      await target.expireToken?.('alice', 'old-alice')
+      check.same(await find('alice', 'old-alice'), null, 'that token, once it no longer counts')
+      check.same(await find('alice', KIT_TOKENS.alice), wantedUser(o, 'alice'), "the user's current token still counts")
+    }
+  },
   user: {
     async run (check, open) {
       const o = await open()
@@ -216,7 +240,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
       check.same(await find('erin'), wantedUser(o, 'u-erin'), 'by a username that is not an _id')
       check.same(await find(o.id('user', 'u-erin')), wantedUser(o, 'u-erin'), "by _id first, though another user's username equals it")
       check.same(await find(o.id('user', 'nameless')), wantedUser(o, 'nameless'), 'a user without a username, by _id')
-      check.same(await find(o.id('user', 'u-frank')), wantedUser(o, 'u-frank'), 'a user without roles')
+      check.same(await find(o.id('user', 'u-frank')), wantedUser(o, 'u-frank'), o.world.users.some((user) => user._id === 'u-frank' && user.roles !== undefined) ? 'a user given a role (supports.rolelessUsers: false)' : 'a user without roles')
       check.same(await find('dave'), wantedUser(o, 'dave'), 'a deactivated user is found (active: false)')
       check.same(await find('nobody'), null, 'an unknown username')
       check.same(await find('Bob'), null, 'case matters')
@@ -228,9 +252,10 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
       const o = await open()
       for (const [kitId, what] of [['alicebob', 'a DM'], ['group-dm', 'a DM of three'], ['self-alice', 'a self-DM'], ['fed-dm', 'a federated DM'],
         ['general', 'a channel'], ['secret', 'a private group'], ['disc-1', 'a discussion'], ['disc-1-1', 'a nested discussion']]) {
-        check.same(roomView(await o.store.findRoomById(o.id('room', kitId))), wantedRoom(o, kitId), `${what} (${kitId})`)
+        check.same(roomView(await o.store.findRoomById(o.id('room', kitId))), wantedRoom(o, kitId), `${what} (${kitId})${holds(o, kitId) ? '' : ': none, the world leaves it out (supports)'}`)
       }
       check.same(await o.store.findRoomById(o.id('room', 'nope')), null, 'an unknown room')
+      check.same(await o.store.findRoomById(''), null, 'an empty id')
     }
   },
   livechat: {
@@ -252,7 +277,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
       check.same(await find('carol', 'bob', 'alice'), wantedRoom(o, 'group-dm'), 'the whole member set of a DM of three')
       check.same(await find('bob', 'carol'), null, 'two of the three members of a DM of three: no DM')
       check.same(await find('alice', 'carol'), null, 'the members of a private group (and part of a DM of three): no DM')
-      check.same(await find('admin', 'carol'), wantedRoom(o, 'fed-dm'), 'a federated DM')
+      check.same(await find('admin', 'carol'), wantedRoom(o, 'fed-dm'), holds(o, 'fed-dm') ? 'a federated DM' : 'no DM: the world has no federated one (supports.federation: false)')
       check.same(await find('alice', 'nobody'), null, 'an unknown member')
     }
   },
@@ -266,6 +291,8 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
       }
       check.same(await lookup('group-dm', 'carol'), wanted('s-group-dm-carol'), 'a member with a role in the room')
       check.same(await lookup('alicebob', 'alice'), wanted('s-alicebob-alice'), 'a member without one')
+      check.same(await lookup('adminalice', 'alice'), wanted('s-adminalice-alice'), 'a membership its user closed (open: false)')
+      check.same(await lookup('disc-1-1', 'bob'), wanted('s-disc-1-1-bob'), "a discussion's membership its user closed")
       check.same(await lookup('alicebob', 'carol'), null, 'not a member')
       check.same(await lookup('nope', 'alice'), null, 'no such room')
     }
@@ -277,7 +304,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
       const store = o.store as Required<Pick<ImDeleteStore, 'findNamed'>> & ImDeleteStore
       // The plugin asks with a DM's id, a username or a user's id, ahead of knowing which it is.
       const keys: Array<[string, string]> = [
-        [o.id('room', 'alicebob'), 'a DM by id'], [o.id('room', 'group-dm'), 'a DM of three by id'], [o.id('room', 'general'), 'a channel by id'],
+        [o.id('room', 'alicebob'), 'a DM by id'], [o.id('room', 'group-dm'), 'a DM of three by id'], [o.id('room', 'adminalice'), 'a DM alice closed by id'], [o.id('room', 'general'), 'a channel by id'],
         [o.id('room', 'disc-1'), 'a discussion by id'], ['bob', 'a username'], [o.id('user', 'alice'), "a user's _id"],
         [o.id('user', 'u-erin'), "a user's _id that is another user's username"], ['erin', 'a username that is not an _id'],
         [o.id('user', 'nameless'), 'a user without a username'], ['dave', 'a deactivated user'], ['Bob', 'case matters'], ['nope', 'nothing']
@@ -411,18 +438,30 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
       for (let round = 1; round <= raceRounds; round++) {
         const o = await open()
         const before = await o.rows()
-        const late = { _id: 'm-late', rid: 'alicebob', u: { _id: 'alice' } }
+        const race = { erasing: true }
+        const stored: string[] = []
+        const refused: string[] = []
+        // As chat servers would: posts keep coming into the DM and into each of its discussions
+        // until the erase is over, so one lands between any two of its statements.
+        const writer = async (kitRoom: string): Promise<void> => {
+          for (let n = 1; race.erasing && n <= MAX_LATE; n++) {
+            const kitId = `m-late-${kitRoom}-${n}`
+            const [written] = await Promise.allSettled([o.write(kitId, kitRoom)])
+            ;(written.status === 'fulfilled' ? stored : refused).push(kitId)
+          }
+        }
         // Either side first, alternately: which one wins a race should not matter.
-        const write = async (): Promise<void> => { if (round % 2 === 0) await new Promise(setImmediate); await o.target.writeMessage(late) }
-        const [written, erased] = await Promise.allSettled([write(), o.store.eraseRoom(o.id('room', 'alicebob'))])
+        const first = round % 2 === 1 ? TREE.rooms.map(writer) : []
+        const erase = o.store.eraseRoom(o.id('room', 'alicebob')).finally(() => { race.erasing = false })
+        const [erased] = await Promise.allSettled([erase, ...first, ...round % 2 === 1 ? [] : TREE.rooms.map(writer)])
         // Read without a branch on how the race fell (undefined when the erase rejected).
         const result = (erased as Partial<PromiseFulfilledResult<EraseResult | null>>).value
         const why = { fulfilled: '', rejected: `, but it rejected: ${String((erased as PromiseRejectedResult).reason)}` }[erased.status]
         // Every check is made, whichever fails: which one a broken store fails depends on the race.
         const checks = [
           check.ok(result != null, `round ${round}: the erase succeeds${why}`),
-          sameRows(check, o, await o.rows(), minusTree(o, before, TREE), `round ${round}: the tree is gone, and the racing message (written: ${written.status}) with it or never stored`),
-          check.same(result?.removed.messages, TREE.messages.length + Number(written.status === 'fulfilled'), `round ${round}: the messages counted agree (the write ${written.status})`)
+          sameRows(check, o, await o.rows(), minusTree(o, before, TREE), `round ${round}: the tree is gone, and the ${stored.length} messages written into it meanwhile with it (${refused.length} were refused)`),
+          check.same(result?.removed.messages, TREE.messages.length + stored.length, `round ${round}: the messages counted are the tree's and those written meanwhile`)
         ]
         if (!checks.every(Boolean)) return
       }
@@ -461,7 +500,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'li
         await unseen(check, o, tree, `after step ${step}`)
         if (step === 1) {
           // As a chat server would, into the DM being purged: refused, or purged with it.
-          const written = await Promise.allSettled([o.target.writeMessage({ _id: 'm-late', rid: 'alicebob', u: { _id: 'alice' } })])
+          const written = await Promise.allSettled([o.write('m-late', 'alicebob')])
           late = written[0].status === 'fulfilled'
         }
       }

@@ -3,25 +3,37 @@ import type { Dataset } from '../types.js'
 import { BEHAVIOUR, CASES, ROW_KINDS, type Open, type Opened, type Rows } from './cases.js'
 import { runnerFor, type Runner } from './check.js'
 import { DOCUMENT_CASES, type DocumentStore } from './documents.js'
-import type { KitKind, KitOptions, KitReport, KitRunner, KitTarget } from './types.js'
+import type { KitDocument, KitKind, KitOptions, KitReport, KitRunner, KitTarget } from './types.js'
 import { kitWorld } from './world.js'
 import { fixture } from '../fixture.js'
 
-export type { KitKind, KitOptions, KitReport, KitRunner, KitSupports, KitTarget, NodeTestContextLike, NodeTestLike, TapLike } from './types.js'
+export type { KitDocument, KitKind, KitOptions, KitReport, KitRunner, KitSupports, KitTarget, NodeTestContextLike, NodeTestLike, TapLike } from './types.js'
 export type { DocumentStore } from './documents.js'
 export { CASES } from './cases.js'
+export { KitFault } from './fault.js'
 export { DOCUMENT_CASES, orphans } from './documents.js'
 export { KIT_TOKENS, KIT_TREE, kitWorld } from './world.js'
 export { fixture, ALICEBOB_TREE, TOKENS, authHeaders, type Who } from '../fixture.js'
 
 const ALL_ROOM_TYPES = ['d', 'c', 'p', 'l']
 
-/** The world without the rooms of types the store does not model, nor what those rooms hold. */
-function worldFor (roomTypes: readonly string[]): Required<Dataset> {
+/** What of the world a store's schema holds (from `supports`). */
+interface Holds {
+  roomTypes: readonly string[]
+  federation: boolean
+  rolelessUsers: boolean
+}
+
+/**
+ * The world as the store's schema can hold it: no rooms of the types it does not model, nor
+ * federated ones when it has no federation (nor what those rooms hold); every user holding a role
+ * when its accounts must.
+ */
+function worldFor ({ roomTypes, federation, rolelessUsers }: Holds): Required<Dataset> {
   const world = kitWorld()
-  const gone = new Set(world.rooms.filter((room) => !roomTypes.includes(room.t)).map((room) => room._id))
+  const gone = new Set(world.rooms.filter((room) => !roomTypes.includes(room.t) || (!federation && room.federated === true)).map((room) => room._id))
   return {
-    ...world,
+    users: rolelessUsers ? world.users : world.users.map((user) => (user.roles ?? []).length === 0 ? { ...user, roles: ['user'] } : user),
     rooms: world.rooms.filter((room) => !gone.has(room._id)),
     subscriptions: world.subscriptions.filter((doc) => !gone.has(doc.rid)),
     messages: world.messages.filter((doc) => !gone.has(doc.rid)),
@@ -30,16 +42,16 @@ function worldFor (roomTypes: readonly string[]): Required<Dataset> {
   }
 }
 
+const COLLECTION: Record<KitKind, keyof Dataset> = {
+  user: 'users', room: 'rooms', subscription: 'subscriptions', message: 'messages', upload: 'uploads', readReceipt: 'readReceipts'
+}
+
 function opened (target: KitTarget, world: Required<Dataset>): Opened {
-  const id = (kind: KitKind, kitId: string): string => target.idOf?.(kind, kitId) ?? kitId
-  const kitIds: Record<string, string[]> = {
-    room: world.rooms.map((doc) => doc._id),
-    subscription: world.subscriptions.map((doc) => doc._id),
-    message: [...world.messages.map((doc) => doc._id), 'm-late'],
-    upload: world.uploads.map((doc) => doc._id),
-    readReceipt: world.readReceipts.map((doc) => doc._id),
-    user: world.users.map((doc) => doc._id)
-  }
+  const docs = Object.fromEntries(Object.entries(COLLECTION).map(([kind, collection]) =>
+    [kind, new Map<string, KitDocument>(world[collection].map((doc) => [doc._id, doc]))])) as Record<KitKind, Map<string, KitDocument>>
+  const id = (kind: KitKind, kitId: string): string => target.idOf?.(kind, kitId, docs[kind].get(kitId)) ?? kitId
+  // Messages written during a case (racing an erase) are named like the world's.
+  const written: string[] = []
   return {
     target,
     store: target.store,
@@ -50,8 +62,13 @@ function opened (target: KitTarget, world: Required<Dataset>): Opened {
       return Object.fromEntries(ROW_KINDS.map((kind, i) => [kind, rows[i]])) as Rows
     },
     named (kind, storeId) {
-      const kitId = kitIds[kind].find((k) => id(kind, k) === storeId)
+      const kitIds = [...docs[kind].keys(), ...kind === 'message' ? written : []]
+      const kitId = kitIds.find((k) => id(kind, k) === storeId)
       return kitId === undefined || kitId === storeId ? `'${storeId}'` : `'${storeId}' (the kit's '${kitId}')`
+    },
+    async write (kitId, kitRoom) {
+      written.push(kitId)
+      await target.writeMessage({ _id: kitId, rid: kitRoom, u: { _id: 'alice' } })
     }
   }
 }
@@ -74,17 +91,19 @@ export async function storeConformance<S extends ImDeleteStore> (runner: KitRunn
 
 async function cases<S extends ImDeleteStore> (run: Runner, options: KitOptions<S>, report: KitReport): Promise<void> {
   const { create, supports = {}, raceRounds = 3, only } = options
-  const roomTypes = supports.roomTypes ?? ALL_ROOM_TYPES
-  const world = worldFor(roomTypes)
+  const holds: Holds = { roomTypes: supports.roomTypes ?? ALL_ROOM_TYPES, federation: supports.federation ?? true, rolelessUsers: supports.rolelessUsers ?? true }
+  const world = worldFor(holds)
   // What the store has of the optional methods, from one target.
   const probe = await create()
   const loginTokens = supports.loginTokens ?? typeof probe.store.findUserByLoginToken === 'function'
   const findNamed = typeof probe.store.findNamed === 'function'
   const purge = typeof probe.store.purge?.step === 'function'
+  const tokenExpiry = supports.tokenExpiry ?? typeof probe.expireToken === 'function'
   await probe.teardown?.()
   const reasons = {
     loginTokens: loginTokens ? null : 'the store has no findUserByLoginToken (supports.loginTokens)',
-    livechat: roomTypes.includes('l') ? null : "supports.roomTypes lacks 'l'",
+    tokenExpiry: !loginTokens ? 'the store has no findUserByLoginToken (supports.loginTokens)' : tokenExpiry ? null : 'the target has no expireToken (supports.tokenExpiry)',
+    livechat: holds.roomTypes.includes('l') ? null : "supports.roomTypes lacks 'l'",
     findNamed: findNamed ? null : 'the store has no findNamed (optional: the plugin calls findUser, findRoomById and findSubscription instead)',
     purge: purge ? null : 'the store has no purge (optional: every erase is then whole, in one transaction)'
   }
@@ -106,7 +125,7 @@ async function cases<S extends ImDeleteStore> (run: Runner, options: KitOptions<
         const target = await create()
         targets.push(target)
         // Each target loads its own copy: a loader may keep or change what it is handed.
-        const copy = worldFor(roomTypes)
+        const copy = worldFor(holds)
         await target.load(copy)
         return opened(target, world)
       }

@@ -1,8 +1,11 @@
 import type { ImDeleteStore } from '../store.js'
-import type { Dataset } from '../types.js'
+import type { Dataset, Message, ReadReceipt, Room, Subscription, Upload, User } from '../types.js'
 
 /** Kinds of rows the kit asks about. */
 export type KitKind = 'user' | 'room' | 'subscription' | 'message' | 'upload' | 'readReceipt'
+
+/** A document of the kit's world, as `idOf` is handed it. */
+export type KitDocument = User | Room | Subscription | Message | Upload | ReadReceipt
 
 /** One case's store over its own, new, empty storage (a fresh schema / database / map). */
 export interface KitTarget<S extends ImDeleteStore = ImDeleteStore> {
@@ -12,8 +15,12 @@ export interface KitTarget<S extends ImDeleteStore = ImDeleteStore> {
    * with your own loader. Rooms of a type `supports.roomTypes` leaves out come without them.
    */
   load (world: Dataset): Promise<void>
-  /** Your id for a kit id (default: the same id). Stable within the case; asked for ids not in the world too. */
-  idOf? (kind: KitKind, kitId: string): string
+  /**
+   * Your id for a kit id (default: the same id). Stable within the case; asked for ids not in the
+   * world too. `doc` is the world's document of that id when there is one: a row keyed by its parts
+   * (a membership by room and user, a read mark by message and user) builds its id from theirs.
+   */
+  idOf? (kind: KitKind, kitId: string, doc?: KitDocument): string
   /** The ids (yours) of every row of that kind now stored: the kit's view of "what changed". */
   ids (kind: Exclude<KitKind, 'user'>): Promise<string[]>
   /**
@@ -26,6 +33,13 @@ export interface KitTarget<S extends ImDeleteStore = ImDeleteStore> {
   faultFired (): boolean
   /** Writes one message (kit ids: its id, its room, its author) through your own storage, as your chat server would. Used to race an erase. */
   writeMessage (message: { _id: string, rid: string, u: { _id: string } }): Promise<void>
+  /**
+   * Makes a login token the user holds (kit ids; the token itself, not its hash) no longer count,
+   * in your own terms, as your server does when a session expires or is revoked: its expiry set in
+   * the past, a revocation mark, the token removed. Without it, the case of a token that no
+   * longer counts is not applicable (`supports.tokenExpiry`).
+   */
+  expireToken? (userId: string, token: string): Promise<void>
   teardown? (): Promise<void>
 }
 
@@ -36,6 +50,12 @@ export interface KitSupports {
   documents?: boolean
   /** true when the store implements findUserByLoginToken (default: whether the method exists). */
   loginTokens?: boolean
+  /** false when your schema has no federated rooms: the world then has no federated DM (default true). */
+  federation?: boolean
+  /** false when every account holds a role: the world's users without roles then hold `['user']` (default true). */
+  rolelessUsers?: boolean
+  /** true when a login token can stop counting (expiry, revocation), through the target's `expireToken` (default: whether it has one). */
+  tokenExpiry?: boolean
 }
 
 export interface KitOptions<S extends ImDeleteStore = ImDeleteStore> {

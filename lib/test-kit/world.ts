@@ -17,8 +17,8 @@ const reply = (_id: string, rid: string, uid: string, tmid: string): Message =>
  * The kit's world, Rocket.Chat-shaped: the fixture's DMs (1:1, self-DMs, a group DM of the same
  * members plus one, a federated one), a channel, groups and a livechat room, a DM with a nested
  * discussion tree whose rooms hold their own messages, thread replies (`tmid`), uploads with and
- * without a message pointing to them, read receipts; a deactivated user, users without tokens,
- * and a user whose username is another user's `_id`.
+ * without a message pointing to them, read receipts, memberships their users closed (`open: false`);
+ * a deactivated user, users without tokens, and a user whose username is another user's `_id`.
  */
 export function kitWorld (): Required<Dataset> {
   const world = fixture()
@@ -35,6 +35,8 @@ export function kitWorld (): Required<Dataset> {
     // findUser looks up by _id first: this user's username must not shadow u-erin. No roles: none.
     { _id: 'u-frank', username: 'u-erin' }
   )
+  // Memberships their users closed (hid the room from their list): memberships still.
+  for (const sub of world.subscriptions) if (sub._id === 's-adminalice-alice' || sub._id === 's-disc-1-1-bob') sub.open = false
   world.rooms.push({ _id: 'group-ac', t: 'p', name: 'group-ac', uids: ['alice', 'carol'] })
   world.subscriptions.push(
     { _id: 's-group-ac-alice', rid: 'group-ac', u: { _id: 'alice', username: 'alice' }, t: 'p', open: true },

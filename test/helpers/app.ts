@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import imDeletePlugin, { MemoryStore, type Dataset, type Dump, type EraseCollection, type ImDeleteOptions, type ImDeleteStore, type UndoLog } from '../../index.js'
+import imDeletePlugin, { MemoryStore, type Dataset, type Dump, type ImDeleteOptions, type ImDeleteStore } from '../../index.js'
+import { STEP_FAULTS, type EraseCollection } from '../../lib/stores/memory.js'
 import { fixture } from './fixture.js'
 
 /** A store the tests can load and read back whole. */
@@ -65,19 +66,15 @@ export function intercepted<S extends ImDeleteStore> (store: S, before: (method:
   })
 }
 
-/**
- * A memory store whose next erases fail at one step, before or after that step made its
- * changes, through the extension point MemoryStore keeps for exactly this.
- */
+/** A memory store whose next erases fail at one step, before or after that step made its changes. */
 export class BreakingMemoryStore extends MemoryStore {
   breakAt: { collection: EraseCollection, when: 'before' | 'after', raise: () => unknown } | null = null
 
-  protected override removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit?: number): ReturnType<MemoryStore['removeDocuments']> {
-    const fault = this.breakAt?.collection === collection ? this.breakAt : null
-    if (fault?.when === 'before') throw fault.raise()
-    const removed = super.removeDocuments(collection, roomIds, undo, limit)
-    if (fault !== null) throw fault.raise()
-    return removed
+  constructor (dataset?: Dataset) {
+    super(dataset)
+    STEP_FAULTS.set(this, (collection, when) => {
+      if (this.breakAt?.collection === collection && this.breakAt.when === when) throw this.breakAt.raise()
+    })
   }
 }
 

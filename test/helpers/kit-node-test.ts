@@ -1,4 +1,4 @@
-// The kit under node:test (started by test/kit-runners.test.ts; examples/kit-memory.ts is the
+// The kit under node:test (started by test/kit-runners.test.ts; examples/kit-pglite.ts is the
 // plain run): KIT_RUN=context runs it in a test context without livechat, KIT_RUN=fail a broken store.
 import { test } from 'node:test'
 import { storeConformance } from '../../lib/test-kit/index.js'

@@ -1,52 +1,29 @@
 // The kit's targets for this repository's stores: MemoryStore, and PostgresStore on any backend,
 // each with the fault the kit arms (after the k-th write of the next erase) and a message writer.
-import { MemoryStore } from '../../index.js'
-import type { EraseCollection, UndoLog } from '../../lib/stores/memory.js'
+import { MemoryStore, hashLoginToken, type User } from '../../index.js'
+import { STEP_FAULTS } from '../../lib/stores/memory.js'
 import type { NamedQuery, PgClientLike, PgPoolLike, PgSql, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
-import type { KitKind, KitTarget } from '../../lib/test-kit/index.js'
-import type { Dataset, Dump, Room } from '../../index.js'
+import { KitFault, type KitKind, type KitTarget } from '../../lib/test-kit/index.js'
+import type { Dataset, Dump } from '../../index.js'
 import { PostgresStore } from '../../postgres.js'
 import { ROOM_KEYS } from '../../lib/stores/postgres/migrations.js'
 import type { Backend } from './postgres.js'
 
-/** A fault for the next erase: counts its writes and throws a plain Error after the armed one. */
-export class Fault {
-  #armed: number | null = null
-  #writes = 0
-  #fired = false
+/** MemoryStore whose erase steps (one per collection) can be made to fail: the step's changes are made, then it throws. */
+export class FaultyMemoryStore extends MemoryStore {
+  readonly fault = new KitFault()
 
-  arm (afterWrites: number): void {
-    this.#armed = afterWrites
-    this.#writes = 0
-    this.#fired = false
-  }
-
-  /** Called after each write has been applied. */
-  wrote (): void {
-    if (this.#armed === null) return
-    if (++this.#writes < this.#armed) return
-    this.#armed = null
-    this.#fired = true
-    throw new Error(`fault injected after write ${this.#writes}`)
-  }
-
-  fired (): boolean {
-    const fired = this.#fired
-    this.#armed = null
-    this.#fired = false
-    return fired
+  constructor () {
+    super()
+    STEP_FAULTS.set(this, (_collection, when) => { if (when === 'after') this.fault.wrote() })
   }
 }
 
-/** MemoryStore whose erase steps (one per collection) can be made to fail: the step's changes are made, then it throws. */
-export class FaultyMemoryStore extends MemoryStore {
-  readonly fault = new Fault()
-
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit?: number): Array<Room | any> {
-    const removed = super.removeDocuments(collection, roomIds, undo, limit)
-    this.fault.wrote()
-    return removed
-  }
+/** A login token no longer counts in Rocket.Chat's terms when it is gone from the user: re-imported without it. */
+async function revokeToken (store: { dump: () => Promise<Dump>, import: (dataset: Dataset) => Promise<void> }, userId: string, token: string): Promise<void> {
+  const user = (await store.dump()).users.find((doc) => doc._id === userId) as User
+  const loginTokens = user.services?.resume?.loginTokens?.filter((held) => held.hashedToken !== hashLoginToken(token))
+  await store.import({ users: [{ ...user, services: { ...user.services, resume: { ...user.services?.resume, loginTokens } } }] })
 }
 
 const KINDS: Record<Exclude<KitKind, 'user'>, keyof Dump> = {
@@ -54,7 +31,7 @@ const KINDS: Record<Exclude<KitKind, 'user'>, keyof Dump> = {
 }
 
 /** A kit target over a document store: load is import, ids are read from a dump. */
-export function documentTarget<S extends MemoryStore> (store: S & { fault: Fault }): KitTarget<S> {
+export function documentTarget<S extends MemoryStore> (store: S & { fault: KitFault }): KitTarget<S> {
   return {
     store,
     load: async (world: Dataset) => { await store.import(world) },
@@ -62,7 +39,8 @@ export function documentTarget<S extends MemoryStore> (store: S & { fault: Fault
     failNextErase: (afterWrites) => { store.fault.arm(afterWrites) },
     faultFired: () => store.fault.fired(),
     // As a chat server over MemoryStore writes: an import, which refuses a message whose room is gone.
-    writeMessage: async (message) => { await store.import({ messages: [{ ...message, msg: 'a message sent while the room is erased' }] }) }
+    writeMessage: async (message) => { await store.import({ messages: [{ ...message, msg: 'a message sent while the room is erased' }] }) },
+    expireToken: async (userId, token) => { await revokeToken(store, userId, token) }
   }
 }
 
@@ -70,7 +48,7 @@ export function documentTarget<S extends MemoryStore> (store: S & { fault: Fault
 const isDelete = (text: string): boolean => /^\s*(WITH\s+(tree\s+AS\s+\(.*?\)\s*,\s*)?gone\s+AS\s+\(\s*)?DELETE\b/is.test(text)
 
 /** SQL that tells the fault of every DELETE it ran; pg's named statements arrive as a query config. */
-function faulty<T extends Sql> (sql: T, fault: Fault): PgSql {
+function faulty<T extends Sql> (sql: T, fault: KitFault): PgSql {
   return {
     async query (query: string | NamedQuery, params?: unknown[]) {
       const result = await (sql as unknown as PgSql).query(query as string, params)
@@ -81,7 +59,7 @@ function faulty<T extends Sql> (sql: T, fault: Fault): PgSql {
 }
 
 /** Store options on a backend whose DELETE statements, in and out of transactions, feed the fault. */
-export function faultyOptions (backend: Backend, fault: Fault): { pool: PgPoolLike } | { pglite: PGliteLike } {
+export function faultyOptions (backend: Backend, fault: KitFault): { pool: PgPoolLike } | { pglite: PGliteLike } {
   if ('pglite' in backend.options) {
     const db = backend.options.pglite
     return {
@@ -125,7 +103,7 @@ export async function sqlTarget<S extends PostgresStore> (
   make: (options: { pool: PgPoolLike } | { pglite: PGliteLike }, schema: string) => S,
   { foreignKeys = true }: { foreignKeys?: boolean } = {}
 ): Promise<KitTarget<S>> {
-  const fault = new Fault()
+  const fault = new KitFault()
   const schema = `im_delete_kit_${process.pid}_${++schemas}`
   const store = make(faultyOptions(backend, fault), schema)
   await store.migrate()
@@ -144,6 +122,7 @@ export async function sqlTarget<S extends PostgresStore> (
       await backend.query(`INSERT INTO ${schema}.messages (_id, rid, doc) VALUES ($1, $2, $3::jsonb)`,
         [message._id, message.rid, JSON.stringify({ ...message, msg: 'a message sent while the room is erased' })])
     },
+    expireToken: async (userId, token) => { await revokeToken(store, userId, token) },
     teardown: async () => {
       // close() leaves a pool it was given open, and stops listening to it.
       await store.close()

@@ -1,9 +1,13 @@
 // Deliberately broken stores: each breaks one promise of the store contract, so the kit must fail it.
-import type { EraseOptions, EraseResult, Named, PurgeStep, PurgeStepOptions, Room, Upload, User } from '../../index.js'
+import type { EraseOptions, EraseResult, Named, PurgeStep, PurgeStepOptions, Room, Subscription, Upload, User } from '../../index.js'
 import type { PgPoolLike, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
 import { PostgresStore } from '../../postgres.js'
+import { hashLoginToken } from '../../index.js'
+import type { KitTarget } from '../../lib/test-kit/index.js'
+import type { Db } from '../../examples/existing-schema/db.js'
+import { chatStoreTarget } from '../../examples/existing-schema/kit-harness.js'
+import { ChatStore } from '../../examples/existing-schema/store.js'
 import { FaultyMemoryStore } from './kit-targets.js'
-import type { EraseCollection, UndoLog } from '../../lib/stores/memory.js'
 
 /** How a SQL erase over PostgresStore's tables is broken; none set: a correct erase (the control). */
 export interface SqlFlaws {
@@ -13,6 +17,10 @@ export interface SqlFlaws {
   noTransaction?: boolean
   /** The walk takes no row lock (FOR UPDATE): concurrent erases both walk the tree. */
   noLock?: boolean
+  /** Locks the room's row only, not its discussions': a post written into a discussion meanwhile is not held off. */
+  locksOnlyRoot?: boolean
+  /** "Already gone" read from the row count of the rooms' DELETE (implied by noTransaction). */
+  goneFromRowCount?: boolean
   /** How deep the walk goes below the room: 0 forgets discussions, 1 forgets nested ones. */
   depth?: number
   forgetsReplies?: boolean
@@ -76,6 +84,7 @@ export class SqlMutant extends PostgresStore {
   async #erase (sql: Sql, roomId: string, documents: boolean): Promise<EraseResult | null> {
     const s = this.#schema
     const flaws = this.#flaws
+    if (flaws.locksOnlyRoot === true) await sql.query(`SELECT 1 FROM ${s}.rooms WHERE _id = $1 FOR UPDATE`, [roomId])
     const { rows: tree } = await sql.query(
       `WITH RECURSIVE tree (_id, depth) AS (
          SELECT _id, 0 FROM ${s}.rooms WHERE _id = $1
@@ -83,7 +92,7 @@ export class SqlMutant extends PostgresStore {
          SELECT r._id, tree.depth + 1 FROM ${s}.rooms r JOIN tree ON r.prid = tree._id WHERE tree.depth < $2
        ) CYCLE _id SET cyclic USING path
        SELECT r._id FROM tree JOIN ${s}.rooms r ON r._id = tree._id WHERE NOT tree.cyclic
-       ORDER BY tree.depth, r._id ${flaws.noLock === true ? '' : 'FOR UPDATE OF r'}`,
+       ORDER BY tree.depth, r._id ${flaws.noLock === true || flaws.locksOnlyRoot === true ? '' : 'FOR UPDATE OF r'}`,
       [roomId, flaws.depth ?? 1000])
     if (tree.length === 0) return null
     const ids = tree.map((row) => row._id as string)
@@ -96,7 +105,7 @@ export class SqlMutant extends PostgresStore {
     const subscriptions = await remove('subscriptions')
     const readReceipts = flaws.forgetsReadReceipts === true ? [] : await remove('read_receipts')
     const { rows } = await sql.query(`DELETE FROM ${s}.rooms WHERE _id = ANY($1::text[]) RETURNING _id, doc::text AS doc`, [ids])
-    if (flaws.noTransaction === true && rows.length === 0) return null
+    if ((flaws.noTransaction === true || flaws.goneFromRowCount === true) && rows.length === 0) return null
     if (flaws.goneWhenNoMessages === true && messages.length === 0) return null
     const rooms = ids.flatMap((id) => rows.filter((row) => row._id === id).map((row) => JSON.parse(row.doc) as Room))
     return {
@@ -108,17 +117,12 @@ export class SqlMutant extends PostgresStore {
   }
 }
 
-/** MemoryStore whose failed erase keeps what its earlier steps removed: each step as good as committed. */
-export class NoRollbackMemory extends FaultyMemoryStore {
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], _undo: UndoLog, limit?: number): Array<Room | any> {
-    return super.removeDocuments(collection, roomIds, [], limit)
-  }
-}
-
-/** MemoryStore that erases only the room it is given, not its discussions. */
+/** MemoryStore that erases only the room it is given: its discussions are cut loose first, and stay. */
 export class ForgetsDiscussionsMemory extends FaultyMemoryStore {
-  protected removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit?: number): Array<Room | any> {
-    return super.removeDocuments(collection, roomIds.slice(0, 1), undo, limit)
+  async eraseRoom (roomId: string, options?: EraseOptions): Promise<EraseResult | null> {
+    const discussions = (await this.dump()).rooms.filter((room) => room.prid === roomId)
+    await this.import({ rooms: discussions.map(({ prid, ...room }) => room) })
+    return await super.eraseRoom(roomId, options)
   }
 }
 
@@ -135,6 +139,14 @@ export class LetsDeactivatedInMemory extends FaultyMemoryStore {
   async findUserByLoginToken (userId: string, hashedToken: string): Promise<User | null> {
     const user = (await this.dump()).users.find((u) => u._id === userId)
     return user?.services?.resume?.loginTokens?.some((token) => token.hashedToken === hashedToken) === true ? user : null
+  }
+}
+
+/** MemoryStore whose subscription lookup hides a membership its user closed (`open: false`), as a query filtering on `open` would. */
+export class HidesClosedMemory extends FaultyMemoryStore {
+  async findSubscription (roomId: string, userId: string): Promise<Subscription | null> {
+    const sub = await super.findSubscription(roomId, userId)
+    return sub?.open === false ? null : sub
   }
 }
 
@@ -182,6 +194,26 @@ export class SeesPurgingMemory extends FaultyMemoryStore {
 function wrapSteps (store: FaultyMemoryStore, wrap: (step: PurgeStep | null) => PurgeStep | null): void {
   const steps = store.purge
   Object.defineProperty(store, 'purge', { value: { step: async (options: PurgeStepOptions) => wrap(await steps.step(options)) } })
+}
+
+/** MemoryStore whose failing purge step keeps its batch: it runs the step again, unfailing, then rejects. */
+export class StepKeepsBatchMemory extends FaultyMemoryStore {
+  constructor () {
+    super()
+    const steps = this.purge
+    Object.defineProperty(this, 'purge', {
+      value: {
+        async step (options: PurgeStepOptions) {
+          try {
+            return await steps.step(options)
+          } catch (err) {
+            await steps.step(options)
+            throw err
+          }
+        }
+      }
+    })
+  }
 }
 
 /** MemoryStore whose purge says it is finished after its first step, rows left or not. */
@@ -234,5 +266,55 @@ export class NeverFinishesMemory extends FaultyMemoryStore {
   constructor () {
     super()
     wrapSteps(this, (step) => ({ roomId: step?.roomId ?? 'alicebob', uploads: step?.uploads ?? [], finished: null }))
+  }
+}
+
+// The example's accounts hold sessions with an expiry (examples/existing-schema/schema.sql): a
+// store over them that serves the default authenticate must read the expiry.
+
+/** ChatStore with the default authenticate's token lookup over the example's sessions; with `ignoresExpiry`, an expired session still counts. */
+export class SessionChatStore extends ChatStore {
+  readonly #db: Db
+  readonly #ignoresExpiry: boolean
+
+  constructor (db: Db, ignoresExpiry: boolean) {
+    super(db)
+    this.#db = db
+    this.#ignoresExpiry = ignoresExpiry
+  }
+
+  async findUserByLoginToken (userId: string, hashedToken: string): Promise<User | null> {
+    const { rows } = await this.#db.query({
+      name: 'session-by-hash',
+      text: `SELECT a.id, a.username, a.roles FROM sessions s JOIN accounts a ON a.id = s.account_id
+             WHERE s.account_id::text = $1 AND encode(s.token_sha256, 'base64') = $2 AND a.deactivated_at IS NULL
+             ${this.#ignoresExpiry ? '' : 'AND s.expires_at > now()'}`,
+      values: [userId, hashedToken]
+    })
+    return rows.length === 0 ? null : { _id: rows[0].id, username: rows[0].username ?? undefined, roles: rows[0].roles, active: true }
+  }
+}
+
+/**
+ * The example's kit harness with SessionChatStore (no fault armed: for the token cases only): the
+ * world's login tokens loaded as sessions; a token expires when its session does.
+ */
+export function sessionTarget (db: Db, ignoresExpiry: boolean, teardown?: () => Promise<void>): KitTarget {
+  const target = { ...chatStoreTarget(db, teardown), store: new SessionChatStore(db, ignoresExpiry) }
+  const id = (kitId: string): string => target.idOf?.('user', kitId) ?? kitId
+  const session = async (text: string, values: unknown[]): Promise<void> => { await db.query({ name: '', text, values }) }
+  return {
+    ...target,
+    async load (world) {
+      await target.load(world)
+      for (const user of world.users ?? []) {
+        for (const { hashedToken } of user.services?.resume?.loginTokens ?? []) {
+          await session("INSERT INTO sessions (token_sha256, account_id, expires_at) VALUES (decode($1, 'base64'), $2, now() + interval '1 day')", [hashedToken, id(user._id)])
+        }
+      }
+    },
+    expireToken: async (userId, token) => {
+      await session("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE account_id = $1 AND token_sha256 = decode($2, 'base64')", [id(userId), hashLoginToken(token)])
+    }
   }
 }

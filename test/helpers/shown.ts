@@ -10,5 +10,6 @@ export async function showsExample (markdown: string, example: string): Promise<
   const source = (await readFile(new URL(example, root), 'utf8'))
     .replace("'../index.js'", "'fastify-im-delete'")
     .replace("'../lib/test-kit/index.js'", "'fastify-im-delete/test-kit'")
+    .replace("'../postgres.js'", "'fastify-im-delete/postgres'")
   return text.includes('```ts\n' + source + '```\n')
 }
