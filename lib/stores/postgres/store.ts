@@ -124,7 +124,10 @@ function eraseStatements (table: (name: string) => string): {
   const uploads = (sized: boolean): Record<UploadsStep, Statement> => Object.fromEntries(Object.entries(results).map(([key, { returning, result, also }]) => [key, statement(
     `WITH tree AS (${changed}),${sized ? `\n     size AS (${big}),` : ''}
      gone AS (DELETE FROM ${table('uploads')} WHERE rid = ANY($1::text[]) AND NOT (SELECT changed FROM tree)${sized ? ' AND NOT (SELECT big FROM size)' : ''} RETURNING ${returning})${also}
-     SELECT (SELECT changed FROM tree) AS changed, ${sized ? '(SELECT big FROM size)' : 'false'} AS big, ${result}`, perCall)])) as Record<UploadsStep, Statement>
+     SELECT (SELECT changed FROM tree) AS changed, ${sized ? '(SELECT big FROM size)' : 'false'} AS big, ${result}`,
+    // Sized, it deletes at most $3 uploads of a kind or none (a bigger tree is purged): one plan
+    // fits every call, and planning this statement anew cost more than the rest of a small erase.
+    sized ? {} : perCall)])) as Record<UploadsStep, Statement>
   return {
     // The room, then its discussions breadth first (a prid cycle is walked once), each locked. A
     // room being purged is gone: an erase that waited for its lock finds it so, and walks nothing.
