@@ -261,27 +261,32 @@ export class MemoryStore implements ImDeleteStore {
     return { rooms: entries.map((entry) => entry.room), uploads: [], subscriptions, removed, purging: true }
   }
 
-  /** Up to `batchSize` rows of each kind of the oldest purge; its end once none is left. All or nothing. */
+  /**
+   * Up to `batchSize` rows of the oldest purge, one kind after the other; its end once none is
+   * left. All or nothing. One kind at a time: V8 rehashes a Map when a quarter of it is left in
+   * use, and a step emptying several big maps at once made them all rehash in the same step.
+   */
   #step (batchSize: number): PurgeStep | null {
     const [first] = this.#purges
     if (first === undefined) return null
     const [roomId, purge] = first
     const undo: UndoLog = []
     const step: PurgeStep = { roomId, uploads: [], finished: null }
-    let short = true
+    let left = batchSize
     try {
       for (const [collection, count] of PURGED) {
-        const removed = this.#removeDocuments(collection, purge.roomIds, undo, batchSize)
+        if (left === 0) break
+        const removed = this.#removeDocuments(collection, purge.roomIds, undo, left)
         if (collection === 'uploads') step.uploads = removed as Upload[]
         purge.removed[count] += removed.length
         undo.push(() => { purge.removed[count] -= removed.length })
-        short &&= removed.length < batchSize
+        left -= removed.length
       }
     } catch (err) {
       for (const action of undo.reverse()) action()
       throw err
     }
-    if (short) {
+    if (left > 0) {
       for (const id of purge.roomIds) this.#hidden.delete(id)
       this.#purges.delete(roomId)
       step.finished = purge.removed
