@@ -135,7 +135,7 @@ export class BlobRemovals {
         this.#sweeping = undefined
         // Failing: back off; clean: a slow sweep for what other processes leave, or at once when
         // removals were left to the store while this one ran.
-        const next = this.#failed ? this.#pause : BLOB_RETRY.longest * Number(!this.#backlog)
+        const next = this.#failed ? this.#pause : this.#backlog ? 0 : BLOB_RETRY.longest
         this.#pause = this.#failed ? Math.min(this.#pause * 2, BLOB_RETRY.longest) : BLOB_RETRY.first
         this.#schedule(next)
       })

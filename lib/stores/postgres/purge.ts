@@ -1,5 +1,5 @@
 // Erases too big for one short transaction (migration 5): the erase hides the rooms and records
-// a purge (`hide`); steps then remove the rooms' rows in batches, each step one short transaction,
+// a purge (`hide`); steps (migration 6's `purge_step`) then remove the rooms' rows in batches, each step one short transaction,
 // until nothing is left and the rooms and the purge row go too.
 import type { PurgeStep } from '../../store.js'
 import type { RemovedCounts } from '../../types.js'
