@@ -189,8 +189,9 @@ export async function measurePurge (pool: pg.Pool, url: string, settings: PurgeB
   const batchSize = 5000
   const sizes: PurgeSize[] = []
   // Each side on a pool of its own for the whole run, as a server's pool lives: a PostgreSQL
-  // backend's first big delete runs far slower than its later ones (0.38 against 0.67 million
-  // rows/s at 100k, measured), so a side on fresh connections would pay what the other does not.
+  // backend's first big deletes run far slower than the same deletes once it has worked (the hand
+  // loop at 100k: 0.36-0.53 million rows/s on a new connection, 0.58-0.74 on a used one, measured),
+  // so a side on fresh connections would pay what the other does not.
   // One pair before the measured ones warms both.
   const ourPool = new pg.Pool({ connectionString: url, max: 10 })
   const handPool = new pg.Pool({ connectionString: url, max: 10 })
