@@ -1,6 +1,6 @@
 import { InvalidDocumentError, MigrateVersionError, RoomPurgingError, SchemaTooNewError, StoreOptionError, UnknownRoomError } from '../../errors.js'
 import { directRoomKey, type DurableBlobs, type EraseOptions, type ImDeleteStore, type Named, type PurgeSteps } from '../../store.js'
-import { blobsRemoved, pendingBlobs } from './blobs.js'
+import { blobsRemoved, pendingBlobs, recordPending } from './blobs.js'
 import { purgeStatements, purgeStep, type PurgeStatements } from './purge.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
 import { driverFor, quoteIdentifier, statement, waitBounds, type Driver, type PostgresStoreOptions, type Runner, type Sql, type Statement, type WaitBounds } from './driver.js'
@@ -100,14 +100,7 @@ function eraseStatements (table: (name: string) => string): {
   const results: Record<UploadsStep, { returning: string, result: string, also: string }> = {
     count: { returning: '1', result: '(SELECT count(*) FROM gone)::int AS count', also: '' },
     docs: { returning: '_id, doc', result: docs, also: '' },
-    // Blobs to remove after the commit are recorded with it (migration 4), so a crash cannot
-    // lose them; an upload id already pending keeps its first row.
-    recording: {
-      returning: '_id, doc',
-      result: docs,
-      also: `,
-     pending AS (INSERT INTO ${table('pending_blobs')} (upload_id, doc) SELECT _id, doc FROM gone ON CONFLICT (upload_id) DO NOTHING)`
-    }
+    recording: { returning: '_id, doc', result: docs, also: `,\n     ${recordPending(table)}` }
   }
   // The first delete carries those checks (one round trip less), and deletes nothing when the set changed or is big.
   const uploads = (sized: boolean): Record<UploadsStep, Statement> => Object.fromEntries(Object.entries(results).map(([key, { returning, result, also }]) => [key, statement(
