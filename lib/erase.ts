@@ -252,11 +252,12 @@ export class DirectMessageEraser {
     const roomId = context.room._id
     const removeAvatar = fileStore?.removeAvatar
     // Side by side: a hook need not wait for the blobs (nor for their bookkeeping in the store).
-    await Promise.all([
-      this.#removeBlobs(uploads, roomId, log),
-      ...(removeAvatar === undefined ? [] : context.rooms.map(async (room) => { await this.#run(log, roomId, 'fileStore.removeAvatar', () => removeAvatar.call(fileStore, room)) })),
-      ...onAfterErase.map(async (hook) => { await this.#run(log, roomId, 'onAfterErase', () => hook(context)) })
-    ])
+    const tasks = [this.#removeBlobs(uploads, roomId, log)]
+    if (removeAvatar !== undefined) {
+      for (const room of context.rooms) tasks.push(this.#run(log, roomId, 'fileStore.removeAvatar', () => removeAvatar.call(fileStore, room)))
+    }
+    for (const hook of onAfterErase) tasks.push(this.#run(log, roomId, 'onAfterErase', () => hook(context)))
+    await Promise.all(tasks)
   }
 
   /** A purge finished here: the audit line with what the whole erase removed, then the hooks. */

@@ -44,8 +44,9 @@ export function documentTarget<S extends MemoryStore> (store: S & { fault: KitFa
   }
 }
 
-// The store's deletes, the uploads one carrying the tree re-check (`WITH tree AS (…), gone AS (DELETE …`).
-const isDelete = (text: string): boolean => /^\s*(WITH\s+(tree\s+AS\s+\(.*?\)\s*,\s*)?gone\s+AS\s+\(\s*)?DELETE\b/is.test(text)
+// The store's deletes, the uploads one carrying the tree re-check (`WITH tree AS (…), gone AS (DELETE …`),
+// and the call of the erase's function deleting the rest (migration 6).
+const isDelete = (text: string): boolean => /^\s*(WITH\s+(tree\s+AS\s+\(.*?\)\s*,\s*)?gone\s+AS\s+\(\s*)?DELETE\b|\.erase_rest\(/is.test(text)
 
 /** SQL that tells the fault of every DELETE it ran; pg's named statements arrive as a query config. */
 function faulty<T extends Sql> (sql: T, fault: KitFault): PgSql {
@@ -77,7 +78,6 @@ export function faultyOptions (backend: Backend, fault: KitFault): { pool: PgPoo
         const client = await pool.connect()
         const wrapped: PgClientLike = {
           query: faulty(client, fault).query,
-          escapeLiteral: (value) => client.escapeLiteral(value),
           release: (destroy) => { client.release(destroy) },
           on: (event, listener) => client.on(event, listener),
           off: (event, listener) => client.off(event, listener)

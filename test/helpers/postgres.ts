@@ -103,7 +103,6 @@ export function poolOver (db: PGlite): { pool: pg.Pool, double: PoolDouble } {
       const listeners = new Set<(err: Error) => void>()
       const client = {
         on: (_event: 'error', listener: (err: Error) => void) => { listeners.add(listener); return client },
-        escapeLiteral: (value: string) => pg.escapeLiteral(value),
         async query (query: string | { text: string, values?: unknown[] }, params?: unknown[]) {
           const [text, values] = textOf(query, params)
           if (text === 'ROLLBACK' && rollbackFails) {

@@ -4,7 +4,13 @@
 import type { PendingBlob } from '../../store.js'
 import type { Sql } from './driver.js'
 
-// The erase's uploads step that records them is one of the store's fixed statements (store.ts, eraseStatements).
+/**
+ * The erase's clause recording the uploads its `gone` removed, so that a crash after the commit
+ * cannot lose them; an upload id already pending keeps its first row. (A purge step records
+ * its own in migration 6's `purge_step`.)
+ */
+export const recordPending = (table: (name: string) => string): string =>
+  `pending AS (INSERT INTO ${table('pending_blobs')} (upload_id, doc) SELECT _id, doc FROM gone ON CONFLICT (upload_id) DO NOTHING)`
 
 /** Up to `limit` pending removals with an upload id after `after`, by upload id. */
 export async function pendingBlobs (sql: Sql, table: (name: string) => string, decode: (text: string) => any, limit: number, after: string): Promise<PendingBlob[]> {

@@ -33,21 +33,6 @@ export function statement (text: string, { prepare = true } = {}): Statement {
 /** A connection the store runs its fixed statements on, prepared or not as the options say. */
 export interface Runner extends Sql {
   run: (statement: Statement, params: unknown[]) => Result
-  /**
-   * Runs two or more statements whose one parameter, `$1::text[]`, is the same list of ids, in order, and
-   * resolves to each one's result. On pg in one round trip: one simple query, the ids written
-   * into it as literals (pg's `escapeLiteral`), so each statement is planned for them as before.
-   */
-  batch: (statements: readonly Statement[], ids: readonly string[]) => Promise<Array<{ rows: any[], rowCount?: number | null }>>
-}
-
-const IDS_PARAMETER = '$1::text[]'
-
-/** The statements one after another: what a connection without a batch runs. */
-async function batchApart (run: Runner['run'], statements: readonly Statement[], ids: readonly string[]): Promise<Array<{ rows: any[], rowCount?: number | null }>> {
-  const results = []
-  for (const statement of statements) results.push(await run(statement, [ids]))
-  return results
 }
 
 /**
@@ -62,8 +47,6 @@ type ErrorListener = (err: Error) => void
 
 /** The part of a `pg` pool's client the store uses; `pg`'s `PoolClient` is one. */
 export interface PgClientLike extends PgSql {
-  /** A string as an SQL literal, quotes (and backslashes) escaped: pg's own. */
-  escapeLiteral: (value: string) => string
   release: (destroy?: boolean) => void
   on: (event: 'error', listener: ErrorListener) => unknown
   off: (event: 'error', listener: ErrorListener) => unknown
@@ -179,17 +162,7 @@ function poolDriver (connect: () => Promise<PgPoolLike>, close: () => Promise<vo
         client.on('error', ignoreConnectionError)
         listening.add(client)
       }
-      const run = runner(client, prepared)
-      const sql: Runner = {
-        query: async (text, params) => await client.query(text, params),
-        run,
-        async batch (statements, ids) {
-          // Every statement is fixed text of the store's; the ids are the only values, as literals.
-          const list = `ARRAY[${ids.map((id) => client.escapeLiteral(id)).join(', ')}]::text[]`
-          const text = statements.map((statement) => statement.text.replaceAll(IDS_PARAMETER, () => list)).join(';\n')
-          return await client.query(text) as unknown as Array<{ rows: any[], rowCount: number }>
-        }
-      }
+      const sql: Runner = { query: async (text, params) => await client.query(text, params), run: runner(client, prepared) }
       try {
         await client.query(begin(bounds))
         const result = await work(sql)
@@ -219,8 +192,7 @@ function ownedPoolDriver (connectionString: string, onError: ErrorListener, prep
 
 // PGlite's query() parses and plans every statement afresh (an unnamed one each time): no names to give.
 function textOf (sql: Sql): Runner {
-  const run: Runner['run'] = async (s, values) => await sql.query(s.text, values)
-  return { query: async (text, params) => await sql.query(text, params), run, batch: async (statements, ids) => await batchApart(run, statements, ids) }
+  return { query: async (text, params) => await sql.query(text, params), run: async (s, values) => await sql.query(s.text, values) }
 }
 
 function pgliteDriver (db: PGliteLike): Driver {

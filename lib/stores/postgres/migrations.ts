@@ -62,7 +62,9 @@ export const MIGRATIONS: ReadonlyArray<(table: (name: string) => string) => stri
   // 6: one step of a purge as one call (purge.ts): the oldest purge no other session is stepping,
   // locked until the caller commits, and a batch of up to `batch_size` rows of each kind of its
   // rooms, each kind its own DELETE, found through the rid index and deleted by physical address.
-  // One round trip per step; the statements are planned once per connection, as prepared ones are.
+  // And the rest of an erase (store.ts) once its uploads are gone, as one call: Rocket.Chat's
+  // order, the rooms last. One round trip each; the statements are planned once per connection,
+  // as prepared ones are.
   (table) => {
     const batch = (name: string): string =>
       `DELETE FROM ${table(name)} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table(name)} WHERE rid = ANY(step_room_ids) LIMIT batch_size))`
@@ -89,7 +91,21 @@ export const MIGRATIONS: ReadonlyArray<(table: (name: string) => string) => stri
            read_receipts = p.read_receipts + purge_step.read_receipts, subscriptions = p.subscriptions + purge_step.subscriptions
          WHERE p.room_id = purge_id;
        END
-       $step$`
+       $step$`,
+      `CREATE FUNCTION ${table('erase_rest')} (room_ids text[], hand_back boolean,
+         OUT messages integer, OUT subscriptions integer, OUT read_receipts integer, OUT subscription_docs text, OUT room_docs text)
+       LANGUAGE plpgsql AS $erase$
+       BEGIN
+         DELETE FROM ${table('messages')} WHERE rid = ANY(room_ids);
+         GET DIAGNOSTICS messages = ROW_COUNT;
+         WITH gone AS (DELETE FROM ${table('subscriptions')} WHERE rid = ANY(room_ids) RETURNING _id, doc)
+         SELECT count(*), coalesce(json_agg(doc ORDER BY _id) FILTER (WHERE hand_back), '[]')::text INTO subscriptions, subscription_docs FROM gone;
+         DELETE FROM ${table('read_receipts')} WHERE rid = ANY(room_ids);
+         GET DIAGNOSTICS read_receipts = ROW_COUNT;
+         WITH gone AS (DELETE FROM ${table('rooms')} WHERE _id = ANY(room_ids) RETURNING _id, doc)
+         SELECT coalesce(json_agg(doc ORDER BY array_position(room_ids, _id)) FILTER (WHERE hand_back), '[]')::text INTO room_docs FROM gone;
+       END
+       $erase$`
     ]
   }
 ]

@@ -1,6 +1,6 @@
 import { InvalidDocumentError, MigrateVersionError, RoomPurgingError, SchemaTooNewError, StoreOptionError, UnknownRoomError } from '../../errors.js'
 import { directRoomKey, type DurableBlobs, type EraseOptions, type ImDeleteStore, type Named, type PurgeSteps } from '../../store.js'
-import { blobsRemoved, pendingBlobs } from './blobs.js'
+import { blobsRemoved, pendingBlobs, recordPending } from './blobs.js'
 import { purgeStatements, purgeStep, type PurgeStatements } from './purge.js'
 import type { Dataset, Dump, EraseResult, Room, Subscription, User } from '../../types.js'
 import { driverFor, quoteIdentifier, statement, waitBounds, type Driver, type PostgresStoreOptions, type Runner, type Sql, type Statement, type WaitBounds } from './driver.js'
@@ -80,26 +80,15 @@ const PURGING_SINCE = 5
 
 type UploadsStep = 'count' | 'docs' | 'recording'
 
-/** The erase's fixed statements for one schema: the tree walk, and each step's delete. */
+/** The erase's fixed statements for one schema: the tree walk, the uploads delete, the call deleting the rest. */
 function eraseStatements (table: (name: string) => string): {
   walk: Statement
   /** The first delete, by what it hands back, and with the size probe (`sized`) or without. */
   uploads: Record<UploadsStep, Statement>
   sized: Record<UploadsStep, Statement>
-  messages: Statement
-  subscriptions: { count: Statement, docs: Statement }
-  readReceipts: Statement
-  rooms: { count: Statement, docs: Statement }
+  /** $1 the tree's ids, $2 hand the documents back: the other deletes, in one call (migration 6). */
+  rest: Statement
 } {
-  // Every delete is planned for the rooms it is given (see `statement`): a DM's one room or a tree of hundreds.
-  const perCall = { prepare: false }
-  const count = (name: string, key: string): Statement => statement(`DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[])`, perCall)
-  const step = (name: string, key: string, order: string): { count: Statement, docs: Statement } => ({
-    count: count(name, key),
-    docs: statement(
-      `WITH gone AS (DELETE FROM ${table(name)} WHERE ${key} = ANY($1::text[]) RETURNING _id, doc)
-       SELECT doc::text AS doc FROM gone ORDER BY ${order}`, perCall)
-  })
   // Whether the locked set ($1, the room $2 first) is still the whole tree: a room outside it
   // names one inside as its parent, or a discussion inside no longer does. Index probes, no recursion.
   const changed = `SELECT EXISTS (SELECT 1 FROM ${table('rooms')} WHERE prid = ANY($1::text[]) AND NOT (_id = ANY($1::text[])))
@@ -111,14 +100,7 @@ function eraseStatements (table: (name: string) => string): {
   const results: Record<UploadsStep, { returning: string, result: string, also: string }> = {
     count: { returning: '1', result: '(SELECT count(*) FROM gone)::int AS count', also: '' },
     docs: { returning: '_id, doc', result: docs, also: '' },
-    // Blobs to remove after the commit are recorded with it (migration 4), so a crash cannot
-    // lose them; an upload id already pending keeps its first row.
-    recording: {
-      returning: '_id, doc',
-      result: docs,
-      also: `,
-     pending AS (INSERT INTO ${table('pending_blobs')} (upload_id, doc) SELECT _id, doc FROM gone ON CONFLICT (upload_id) DO NOTHING)`
-    }
+    recording: { returning: '_id, doc', result: docs, also: `,\n     ${recordPending(table)}` }
   }
   // The first delete carries those checks (one round trip less), and deletes nothing when the set changed or is big.
   const uploads = (sized: boolean): Record<UploadsStep, Statement> => Object.fromEntries(Object.entries(results).map(([key, { returning, result, also }]) => [key, statement(
@@ -127,7 +109,7 @@ function eraseStatements (table: (name: string) => string): {
      SELECT (SELECT changed FROM tree) AS changed, ${sized ? '(SELECT big FROM size)' : 'false'} AS big, ${result}`,
     // Sized, it deletes at most $3 uploads of a kind or none (a bigger tree is purged): one plan
     // fits every call, and planning this statement anew cost more than the rest of a small erase.
-    sized ? {} : perCall)])) as Record<UploadsStep, Statement>
+    sized ? {} : { prepare: false })])) as Record<UploadsStep, Statement>
   return {
     // The room, then its discussions breadth first (a prid cycle is walked once), each locked. A
     // room being purged is gone: an erase that waited for its lock finds it so, and walks nothing.
@@ -141,10 +123,7 @@ function eraseStatements (table: (name: string) => string): {
        ORDER BY tree.ord FOR UPDATE OF r`),
     uploads: uploads(false),
     sized: uploads(true),
-    messages: count('messages', 'rid'),
-    subscriptions: step('subscriptions', 'rid', '_id'),
-    readReceipts: count('read_receipts', 'rid'),
-    rooms: step('rooms', '_id', 'array_position($1::text[], _id)')
+    rest: statement(`SELECT * FROM ${table('erase_rest')}($1, $2)`)
   }
 }
 
@@ -346,24 +325,18 @@ export class PostgresStore implements ImDeleteStore {
       if (locked === null) return null
       const { roomIds, uploads } = locked
       if (locked.big) return await this.#hide(sql, roomIds)
-      documents ||= recordBlobs
       // Rocket.Chat's order: uploads (above), messages, subscriptions, read receipts, then the
-      // rooms, in one round trip. Documents come back only when someone will read them; the
-      // rest is counted by the server.
-      const [messages, subscriptions, readReceipts, rooms] = await sql.batch(documents
-        ? [statements.messages, statements.subscriptions.docs, statements.readReceipts, statements.rooms.docs]
-        : [statements.messages, statements.subscriptions.count, statements.readReceipts, statements.rooms.count], roomIds)
-      const docs = (result: { rows: any[] }): any[] => documents ? result.rows.map((row) => decode(row.doc)) : []
-      const removedSubscriptions = docs(subscriptions)
+      // rooms, in one round trip. Documents come back only when someone will read them.
+      const { rows: [rest] } = await sql.run(statements.rest, [roomIds, documents || recordBlobs])
       return {
-        rooms: docs(rooms),
+        rooms: decode(rest.room_docs),
         uploads: uploads.docs,
-        subscriptions: removedSubscriptions,
+        subscriptions: decode(rest.subscription_docs),
         removed: {
-          messages: messages.rowCount as number,
-          subscriptions: documents ? removedSubscriptions.length : subscriptions.rowCount as number,
+          messages: rest.messages,
+          subscriptions: rest.subscriptions,
           uploads: uploads.count,
-          readReceipts: readReceipts.rowCount as number,
+          readReceipts: rest.read_receipts,
           discussions: roomIds.length - 1
         }
       }
