@@ -26,7 +26,8 @@ interface Demo { child: ChildProcess, stdout: string, stderr: string, exited: Pr
 async function demo (env: Record<string, string>): Promise<Demo> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], {
     cwd: root,
-    env: childEnv({ PORT: '0', HOST: '127.0.0.1', DEMO_DATA_DIR: data, ...env }),
+    // The embedded default store, whatever the caller's DATABASE_URL points the tests at.
+    env: childEnv({ PORT: '0', HOST: '127.0.0.1', DEMO_DATA_DIR: data, DATABASE_URL: undefined, ...env }),
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { child.kill('SIGKILL') })
