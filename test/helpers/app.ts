@@ -124,3 +124,13 @@ export async function expectedAfter (dataset: Dataset, ...roomIds: string[]): Pr
   for (const roomId of roomIds) await model.eraseRoom(roomId)
   return JSON.parse(JSON.stringify(await model.dump()))
 }
+
+/** The documents naming a room (rid, or a discussion's prid) that the dump does not hold, as `collection/_id`. */
+export function orphans (dump: Dump): string[] {
+  const rooms = new Set(dump.rooms.map((room) => room._id))
+  return [
+    ...dump.rooms.filter((room) => typeof room.prid === 'string' && !rooms.has(room.prid)).map((room) => `rooms/${room._id}`),
+    ...(['subscriptions', 'messages', 'uploads', 'readReceipts'] as const)
+      .flatMap((name) => dump[name].filter((doc) => !rooms.has(doc.rid)).map((doc) => `${name}/${doc._id}`))
+  ]
+}

@@ -7,7 +7,7 @@ import { SupersetDirectMemory } from './mutants.js'
 
 if (process.env.KIT_RUN === 'context') {
   await test('inside a test', async (t) => {
-    await storeConformance(t, { name: 'MemoryStore in a context', create: async () => documentTarget(new FaultyMemoryStore()), supports: { roomTypes: ['d', 'c', 'p'] } })
+    await storeConformance(t.test.bind(t), { name: 'MemoryStore in a context', create: async () => documentTarget(new FaultyMemoryStore()), supports: { roomTypes: ['d', 'c', 'p'] } })
   })
 } else {
   await storeConformance(test, { name: 'SupersetDirectMemory', create: async () => documentTarget(new SupersetDirectMemory()) })

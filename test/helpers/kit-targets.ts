@@ -3,7 +3,7 @@
 import { MemoryStore, hashLoginToken, type User } from '../../index.js'
 import { STEP_FAULTS } from '../../lib/stores/memory.js'
 import type { NamedQuery, PgClientLike, PgPoolLike, PgSql, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
-import { KitFault, type KitKind, type KitTarget } from '../../lib/test-kit/index.js'
+import { KitFault, storeConformance, type KitKind, type KitOptions, type KitReport, type KitTarget, type KitTest } from '../../lib/test-kit/index.js'
 import type { Dataset, Dump } from '../../index.js'
 import { PostgresStore } from '../../postgres.js'
 import { ROOM_KEYS } from '../../lib/stores/postgres/migrations.js'
@@ -133,3 +133,19 @@ export async function sqlTarget<S extends PostgresStore> (
 
 export const postgresTarget = async (backend: Backend): Promise<KitTarget<PostgresStore>> =>
   await sqlTarget(backend, (options, schema) => new PostgresStore({ ...options, schema }))
+
+/** The kit run under a test function that only gathers: failures as `case > check` lines, and the cases skipped, with why. */
+export async function collect (options: KitOptions): Promise<{ failures: string[], skipped: string[], report: KitReport }> {
+  const failures: string[] = []
+  const skipped: string[] = []
+  const test: KitTest = async (name, { skip }, fn) => {
+    if (skip !== undefined) {
+      skipped.push(`${name} (${skip})`)
+      return
+    }
+    // A failing case throws every check that failed (`actual`).
+    await fn({ test }).catch((err: { actual?: string[] }) => { failures.push(...(err.actual ?? [String(err)]).map((message) => `${name} > ${message}`)) })
+  }
+  const report = await storeConformance(test, options)
+  return { failures, skipped, report }
+}
