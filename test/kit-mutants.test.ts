@@ -3,7 +3,8 @@
 import type { PGlite } from '@electric-sql/pglite'
 import t, { type Test } from 'tap'
 import { CASES, type KitOptions, type KitTarget } from '../lib/test-kit/index.js'
-import { collect, documentTarget, sqlTarget, type FaultyMemoryStore } from './helpers/kit-targets.js'
+import type { FaultyMemoryStore } from './helpers/app.js'
+import { collect, documentTarget, sqlTarget } from './helpers/kit-targets.js'
 import {
   EmptyNotNullMemory, ForgetsDiscussionsMemory, LetsDeactivatedInMemory, SqlMutant, SupersetDirectMemory,
   NamedAnySubscriberMemory, NamedUsernameFirstMemory, UsernameFirstMemory, SeesPurgingMemory, FinishesEarlyMemory, RepeatsUploadsMemory,

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { storeConformance } from '../lib/test-kit/index.js'
 import { backends } from './helpers/postgres.js'
-import { FaultyMemoryStore, documentTarget, postgresTarget } from './helpers/kit-targets.js'
+import { FaultyMemoryStore } from './helpers/app.js'
+import { documentTarget, postgresTarget } from './helpers/kit-targets.js'
 
 // Our stores pass both levels: the behaviour the plugin reads, and the full document round trip.
 const memory = await storeConformance(t.test.bind(t), {

@@ -2,7 +2,8 @@
 // plain run): KIT_RUN=context runs it in a test context without livechat, KIT_RUN=fail a broken store.
 import { test } from 'node:test'
 import { storeConformance } from '../../lib/test-kit/index.js'
-import { FaultyMemoryStore, documentTarget } from './kit-targets.js'
+import { FaultyMemoryStore } from './app.js'
+import { documentTarget } from './kit-targets.js'
 import { SupersetDirectMemory } from './mutants.js'
 
 if (process.env.KIT_RUN === 'context') {
