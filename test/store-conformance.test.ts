@@ -4,7 +4,7 @@ import { backends } from './helpers/postgres.js'
 import { FaultyMemoryStore } from './helpers/app.js'
 import { documentTarget, postgresTarget } from './helpers/kit-targets.js'
 
-// Our stores pass both levels: the behaviour the plugin reads, and the full document round trip.
+// Our stores pass every case, the document ones too: the behaviour the plugin reads, and documents compared whole.
 const memory = await storeConformance(t.test.bind(t), {
   name: 'MemoryStore',
   create: async () => documentTarget(new FaultyMemoryStore()),
