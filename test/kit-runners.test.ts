@@ -150,7 +150,7 @@ t.test('supports.documents with a store that cannot import or dump', async (t) =
     supports: { documents: true, loginTokens: false },
     only: [CASES.roundTrip]
   })
-  t.same(failures, [`${CASES.roundTrip} > supports.documents: the store has import() and dump()`])
+  t.same(failures, [`${CASES.roundTrip} > ${CASES.roundTrip}: threw Error: supports.documents, but the store has no import() and dump()`])
 })
 
 /**

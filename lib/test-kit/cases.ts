@@ -570,10 +570,8 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'to
   roundTrip: {
     needs: 'documents',
     async run (check, open) {
-      const o = await open()
-      const store = documentStore(check, o)
-      if (store === null) return
-      check.same(await store.dump(), Object.fromEntries(Object.entries(o.world).map(([name, docs]) => [name, [...docs].sort(byId)])), 'the world, each collection sorted by _id')
+      const { whole: store, world } = await openDocuments(open)
+      check.same(await store.dump(), Object.fromEntries(Object.entries(world).map(([name, docs]) => [name, [...docs].sort(byId)])), 'the world, each collection sorted by _id')
       const dated: Dataset = {
         users: [{ _id: 'dated', username: 'dated', services: { resume: { loginTokens: [{ hashedToken: 'h', when: new Date('2026-02-03T04:05:06.789Z') }] } } }],
         rooms: [{ _id: 'dated-room', t: 'c', ts: new Date('2026-01-02T03:04:05.678Z'), nested: { list: [1, 2.5, 'x', true, null, { deep: {} }] } }]
@@ -591,10 +589,8 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'to
   imports: {
     needs: 'documents',
     async run (check, open) {
-      const o = await open()
-      const store = documentStore(check, o)
-      if (store === null) return
-      const pick = <C extends keyof Dump>(name: C, kitId: string): Dump[C][number] => find<Dump[C][number]>(o.world[name], kitId)
+      const { whole: store, world } = await openDocuments(open)
+      const pick = <C extends keyof Dump>(name: C, kitId: string): Dump[C][number] => find<Dump[C][number]>(world[name], kitId)
       const byToken = async (userId: string, token: string): Promise<User | null> => await store.findUserByLoginToken?.(userId, hashLoginToken(token)) ?? null
       const renamed: User = { ...pick('users', 'alice'), username: 'alice2', services: { resume: { loginTokens: [{ hashedToken: hashLoginToken('new') }] } } }
       const moved: Room = { ...pick('rooms', 'alicebob'), uids: ['bob', 'carol'] }
@@ -614,7 +610,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'to
       check.same(await store.findSubscription('alicebob', 'bob'), null, 'the subscription left its old user')
       check.ok(await store.findSubscription('alicebob', 'carol') !== null, 'for its new one')
       const dump = await store.dump()
-      check.same(Object.values(dump).map((docs) => docs.length), Object.values(o.world).map((docs) => docs.length), 'nothing added')
+      check.same(Object.values(dump).map((docs) => docs.length), Object.values(world).map((docs) => docs.length), 'nothing added')
       check.same(dump.messages.find((doc) => doc._id === 'm-gen-1')?.msg, 'last', 'within one import, the last document with an _id wins')
       check.same((await store.eraseRoom('alicebob'))?.removed, { messages: 3, subscriptions: 2, uploads: 2, readReceipts: 2, discussions: 0 }, 'an erase follows the replaced documents')
       check.same(await store.findRoomById('disc-1'), unlinked, 'a discussion unlinked from the room stays')
@@ -640,9 +636,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'to
   refused: {
     needs: 'documents',
     async run (check, open) {
-      const o = await open()
-      const store = documentStore(check, o)
-      if (store === null) return
+      const { whole: store, world } = await openDocuments(open)
       const before = await store.dump()
       const rejects = async (dataset: Dataset, message: string): Promise<void> => {
         // Any rejection counts (pg's DatabaseError is no `Error` subclass by name).
@@ -658,7 +652,7 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'to
         { readReceipts: [{ _id: 'stray', rid: 'nowhere', messageId: 'm-ab-1', userId: 'bob' }] },
         { rooms: [{ _id: 'stray', t: 'p', prid: 'nowhere' }] },
         // A document moved to a room that is not there is refused like a new one.
-        { messages: [{ ...find(o.world.messages, 'm-ab-1'), rid: 'nowhere' }] }
+        { messages: [{ ...find(world.messages, 'm-ab-1'), rid: 'nowhere' }] }
       ]
       for (const stray of strays) await rejects({ ...stray, rooms: [{ _id: 'new-room', t: 'c' }, ...stray.rooms ?? []] }, `refused: ${JSON.stringify(stray)}`)
       check.same(await store.dump(), before, 'nothing of a refused import was added, not even a room it brought')
@@ -666,9 +660,11 @@ export const BEHAVIOUR: Record<keyof typeof CASES, { needs?: 'loginTokens' | 'to
   }
 }
 
-/** The target's store as a document store, when it has import() and dump(). */
-function documentStore (check: Check, o: Opened): DocumentStore | null {
-  return check.ok(typeof o.whole?.import === 'function' && typeof o.whole.dump === 'function', 'supports.documents: the store has import() and dump()') ? o.whole : null
+/** A fresh target of a document store (supports.documents), which must have import() and dump(). */
+async function openDocuments (open: Open): Promise<Opened & { whole: DocumentStore }> {
+  const o = await open()
+  if (typeof o.whole?.import !== 'function' || typeof o.whole.dump !== 'function') throw new Error('supports.documents, but the store has no import() and dump()')
+  return o as Opened & { whole: DocumentStore }
 }
 
 /** An erase made to purge (batch size 1: every DM of the world holding two rows of a kind is big): hidden, and checked so. */
