@@ -7,7 +7,9 @@ export const TOKENS = {
   bob: 'bob-secret-token',
   carol: 'carol-secret-token',
   bot: 'bot-secret-token',
-  nameless: 'nameless-secret-token'
+  nameless: 'nameless-secret-token',
+  // Only the kit's world holds dave (deactivated).
+  dave: 'dave-secret-token'
 } as const
 
 export type Who = keyof typeof TOKENS
@@ -38,8 +40,14 @@ const dm = (_id: string, uids: string[], extra: Partial<Room> = {}): Room =>
   ({ _id, t: 'd', uids, usernames: uids, msgs: 0, ts: '2026-01-01T00:00:00.000Z', ...extra })
 
 /**
- * A small world: 1:1 DMs, self-DMs, a multi-user DM, a federated DM, a channel and a group,
- * one DM with a nested discussion tree, orphan uploads and read receipts.
+ * The one world the tests start from, Rocket.Chat-shaped. `fixture()`, the plugin's tests': users
+ * (admin, alice, bob, carol, a bot, one without a username), 1:1 DMs, self-DMs, a DM of three, a
+ * federated DM, a channel, a group, a livechat room, and the DM `alicebob` with a discussion holding
+ * a nested discussion, each with messages, uploads (one no message points to), subscriptions and
+ * read receipts (`ALICEBOB_TREE`). `kitWorld()`, the conformance kit's, adds what only the kit asks
+ * about: a deactivated user, users without tokens or roles, one whose username is another's `_id`,
+ * memberships their users closed (`open: false`), a private group of two members of the DM of
+ * three, thread replies (`tmid`), a livechat message and a read receipt in the nested discussion.
  */
 export function fixture (): Required<Dataset> {
   return {
@@ -110,6 +118,28 @@ export const ALICEBOB_TREE = {
   subscriptions: ['s-alicebob-alice', 's-alicebob-bob', 's-disc-1-alice', 's-disc-1-1-bob'],
   uploads: ['up-ab-1', 'up-ab-orphan', 'up-d11-1'],
   readReceipts: ['rr-ab-1', 'rr-ab-2', 'rr-d1-1']
+}
+
+/** The kit's world: `fixture()` and what only the kit asks about (see above). */
+export function kitWorld (): Required<Dataset> {
+  const world = fixture()
+  world.users.push(
+    user('dave', ['user'], { active: false }),
+    { _id: 'u-erin', username: 'erin', roles: ['user'], active: true },
+    // findUser looks up by _id first: this user's username must not shadow u-erin. No roles: none.
+    { _id: 'u-frank', username: 'u-erin' }
+  )
+  for (const doc of world.subscriptions) if (doc._id === 's-adminalice-alice' || doc._id === 's-disc-1-1-bob') doc.open = false
+  world.rooms.push({ _id: 'group-ac', t: 'p', name: 'group-ac', uids: ['alice', 'carol'] })
+  world.subscriptions.push(sub('group-ac', 'alice', { t: 'p' }), sub('group-ac', 'carol', { t: 'p' }))
+  world.messages.push(
+    msg('m-ab-4', 'alicebob', 'bob', { tmid: 'm-ab-1' }),
+    msg('m-d11-2', 'disc-1-1', 'alice', { tmid: 'm-d11-1' }),
+    msg('m-gen-2', 'general', 'bob', { tmid: 'm-gen-1' }),
+    { _id: 'm-lc-1', rid: 'livechat', msg: 'hello from a visitor', ts: '2026-01-01T00:00:00.000Z' }
+  )
+  world.readReceipts.push(receipt('rr-d11-1', 'disc-1-1', 'm-d11-1', 'alice'))
+  return world
 }
 
 export function authHeaders (who: Who): Record<string, string> {

@@ -20,7 +20,7 @@ const databases: Array<{ name: string, fresh: () => Promise<ChatDb> }> = [{ name
 if (real !== null) databases.unshift({ name: 'the PostgreSQL server', fresh: async () => await serverSchema((real.options as { pool: pg.Pool }).pool) })
 
 for (const { name, fresh } of databases) {
-  await storeConformance(t, {
+  await storeConformance(t.test.bind(t), {
     name: `ChatStore on ${name}`,
     create: async () => {
       const { db, teardown } = await fresh()
@@ -32,7 +32,7 @@ for (const { name, fresh } of databases) {
 
 // An integrator's schema that has no federation and whose accounts all hold a role: `supports`
 // says so, and the store passes as it is. Its loader refuses what such a schema cannot hold.
-await storeConformance(t, {
+await storeConformance(t.test.bind(t), {
   name: 'ChatStore on PGlite, as a schema without federation or role-less accounts',
   create: async () => {
     const { db, teardown } = await pgliteSchema(pglite)

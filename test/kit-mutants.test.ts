@@ -2,8 +2,9 @@
 // what it broke; the same erase, unbroken, passes (so the failures are the flaws', not the harness's).
 import type { PGlite } from '@electric-sql/pglite'
 import t, { type Test } from 'tap'
-import { CASES, storeConformance, type KitOptions, type KitTarget, type TapLike } from '../lib/test-kit/index.js'
-import { documentTarget, sqlTarget, type FaultyMemoryStore } from './helpers/kit-targets.js'
+import { CASES, type KitOptions, type KitTarget } from '../lib/test-kit/index.js'
+import type { FaultyMemoryStore } from './helpers/app.js'
+import { collect, documentTarget, sqlTarget } from './helpers/kit-targets.js'
 import {
   EmptyNotNullMemory, ForgetsDiscussionsMemory, LetsDeactivatedInMemory, SqlMutant, SupersetDirectMemory,
   NamedAnySubscriberMemory, NamedUsernameFirstMemory, UsernameFirstMemory, SeesPurgingMemory, FinishesEarlyMemory, RepeatsUploadsMemory,
@@ -15,16 +16,7 @@ import { pglite, server, type Backend } from './helpers/postgres.js'
 // Dozens of kit runs, on PGlite and on the server, on a busy two-core machine.
 t.setTimeout(300_000)
 
-/** Runs the kit under a runner that only gathers failures, as `case > check` lines. */
-async function failuresOf (options: KitOptions): Promise<string[]> {
-  const failures: string[] = []
-  const runner = (path: string[]): TapLike => ({
-    async test (name, fn) { await fn(runner([...path, name])) },
-    ok (value, message) { if (!value) failures.push(`${path.slice(1).join(' > ')} > ${message}`) }
-  })
-  await storeConformance(runner([]), options)
-  return failures
-}
+const failuresOf = async (options: KitOptions): Promise<string[]> => (await collect(options)).failures
 
 type Case = keyof typeof CASES
 

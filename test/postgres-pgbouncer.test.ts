@@ -117,7 +117,7 @@ if (direct !== null && binary !== null) {
   const ownPool = (schema: string): PostgresStore =>
     new PostgresStore({ connectionString: bouncerUrl(port, 'test'), schema, preparedStatements: false })
 
-  await storeConformance(t, {
+  await storeConformance(t.test.bind(t), {
     name: 'PostgresStore through PgBouncer, preparedStatements: false',
     create: async () => await sqlTarget(bounced, (options, schema) => new PostgresStore({ ...options, schema, preparedStatements: false })),
     supports: { documents: true }

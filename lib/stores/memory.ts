@@ -4,21 +4,17 @@ import { directRoomKey, type EraseOptions, type ImDeleteStore, type Named, type 
 import type { Dataset, Dump, EraseResult, Message, ReadReceipt, RemovedCounts, Room, Subscription, Upload, User } from '../types.js'
 
 /** The collections an erase removes from, in Rocket.Chat's order; rooms go last. */
-export const ERASE_ORDER = ['uploads', 'messages', 'subscriptions', 'readReceipts', 'rooms'] as const
-export type EraseCollection = typeof ERASE_ORDER[number]
+const ERASE_ORDER = ['uploads', 'messages', 'subscriptions', 'readReceipts', 'rooms'] as const
+type EraseCollection = typeof ERASE_ORDER[number]
 type RoomOwned = Exclude<EraseCollection, 'rooms'>
 const OWNED = ['subscriptions', 'messages', 'uploads', 'readReceipts'] as const satisfies readonly RoomOwned[]
 type RoomOwnedDoc = Upload | Message | Subscription | ReadReceipt
 
-/** Undo actions of an erase in progress; run newest first when a step throws. */
-type UndoLog = Array<() => void>
-
 /**
- * What this repository's tests make of an erase's steps, by store: called before and after each
- * step (one collection) makes its changes, it may throw as a failing disk would, and the erase
- * rolls back. An in-process store has no database to wrap; the package does not export this.
+ * Undo actions of an erase in progress, each logged before the change it undoes; run newest first
+ * when anything throws, even after some of a step's changes.
  */
-export const STEP_FAULTS = new WeakMap<MemoryStore, (collection: EraseCollection, when: 'before' | 'after') => void>()
+type UndoLog = Array<() => void>
 
 const UNCOPIABLE = Symbol('uncopiable')
 /** Deeper than this, a document goes to structuredClone (which also copes with cycles). */
@@ -282,40 +278,38 @@ export class MemoryStore implements ImDeleteStore {
         undo.push(() => { purge.removed[count] -= removed.length })
         left -= removed.length
       }
+      if (left > 0) {
+        // Back as it was: its rooms stored, and the purge the oldest still.
+        const entries = purge.roomIds.map((id) => this.#hidden.get(id) as RoomEntry)
+        undo.push(() => {
+          for (const entry of entries) this.#hidden.set(entry.room._id, entry)
+          this.#purges = new Map([[roomId, purge], ...this.#purges])
+        })
+        for (const id of purge.roomIds) this.#hidden.delete(id)
+        this.#purges.delete(roomId)
+        step.finished = purge.removed
+      }
     } catch (err) {
       for (const action of undo.reverse()) action()
       throw err
-    }
-    if (left > 0) {
-      for (const id of purge.roomIds) this.#hidden.delete(id)
-      this.#purges.delete(roomId)
-      step.finished = purge.removed
     }
     return step
   }
 
   /**
    * One step of an erase: removes a collection's documents that belong to the given rooms,
-   * logging how to put each change back in `undo` as it makes it; a throw, even after some
+   * logging how to put each change back in `undo` before it makes it; a throw, even after some
    * changes, rolls the whole erase back.
    */
   #removeDocuments (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit = Infinity): Array<Room | RoomOwnedDoc> {
-    const fault = STEP_FAULTS.get(this)
-    fault?.(collection, 'before')
-    const removed = this.#removeFrom(collection, roomIds, undo, limit)
-    fault?.(collection, 'after')
-    return removed
-  }
-
-  #removeFrom (collection: EraseCollection, roomIds: readonly string[], undo: UndoLog, limit: number): Array<Room | RoomOwnedDoc> {
     // Every room of an erase is there until this step: rooms go last; a purge's rooms are hidden.
     const entries = roomIds.map((id) => this.#rooms.get(id) ?? this.#hidden.get(id) as RoomEntry)
     if (collection === 'rooms') {
       // Discussions before the rooms they belong to: each leaves its parent's index while that is
       // still there, and the undo, newest first, puts every parent back before its discussions.
       for (const entry of [...entries].reverse()) {
-        this.#unlink(entry)
         undo.push(() => this.#link(entry))
+        this.#unlink(entry)
       }
       return entries.map((entry) => entry.room)
     }
@@ -326,31 +320,31 @@ export class MemoryStore implements ImDeleteStore {
       if (docs === undefined) continue
       if (docs.size <= limit - removed.length) {
         // All of the room's: the map goes as a whole.
+        undo.push(() => {
+          entry.owned[collection] = docs
+          for (const docId of docs.keys()) roomOf.set(docId, entry)
+        })
         entry.owned[collection] = undefined
         for (const [docId, doc] of docs) {
           roomOf.delete(docId)
           removed.push(doc)
         }
-        undo.push(() => {
-          entry.owned[collection] = docs
-          for (const docId of docs.keys()) roomOf.set(docId, entry)
-        })
         continue
       }
       const taken: RoomOwnedDoc[] = []
-      for (const [docId, doc] of docs) {
-        if (removed.length === limit) break
-        docs.delete(docId)
-        roomOf.delete(docId)
-        removed.push(doc)
-        taken.push(doc)
-      }
       undo.push(() => {
         for (const doc of taken) {
           docs.set(doc._id, doc)
           roomOf.set(doc._id, entry)
         }
       })
+      for (const [docId, doc] of docs) {
+        if (removed.length === limit) break
+        taken.push(doc)
+        docs.delete(docId)
+        roomOf.delete(docId)
+        removed.push(doc)
+      }
       break
     }
     return removed

@@ -1,5 +1,5 @@
 import { AssertionError } from 'node:assert'
-import type { KitRunner, NodeTestLike, TapLike } from './types.js'
+import type { KitTest } from './types.js'
 
 /** What a case checks with: every check names what it looked at, and says what differed. */
 export interface Check {
@@ -7,7 +7,6 @@ export interface Check {
   ok (value: boolean, message: string): boolean
   /** Deep equality where a key holding undefined counts as absent and Dates compare by instant. */
   same (found: unknown, wanted: unknown, message: string): boolean
-  comment (message: string): void
 }
 
 // A key whose value is undefined does not survive JSON (nor most databases): it is no difference.
@@ -22,84 +21,34 @@ function canonical (value: unknown): unknown {
 
 export const show = (value: unknown): string => String(JSON.stringify(canonical(value)))
 
-/** A case: a title and what it does with a check. */
+/** A case: what it does with a check. */
 export type Body = (check: Check) => Promise<void>
 
-/** One runner's way of running a case and of saying that one does not apply. */
-export interface Runner {
-  /** Runs `fn` inside one test named `name`, with a runner for its subtests. */
-  group (name: string, fn: (runner: Runner) => Promise<void>): Promise<void>
-  run (title: string, body: Body): Promise<void>
-  notApplicable (title: string, reason: string): Promise<void>
-}
-
-function checkOver (report: (pass: boolean, message: string, extra?: { found: unknown, wanted: unknown }) => void, comment: (message: string) => void): Check {
-  return {
-    ok (value, message) {
-      report(value, message)
-      return value
-    },
-    same (found, wanted, message) {
-      const pass = show(found) === show(wanted)
-      report(pass, pass ? message : `${message}: found ${show(found)}, wanted ${show(wanted)}`, pass ? undefined : { found, wanted })
-      return pass
-    },
-    comment
-  }
-}
-
-// A throw in a case (a store's rejection included, whatever its class) is one failure naming the case.
-async function guarded (title: string, body: Body, check: Check): Promise<void> {
-  try {
-    await body(check)
-  } catch (err) {
-    check.ok(false, `${title}: threw ${err instanceof Error ? `${err.name}: ${err.message}` : show(err)}`)
-  }
-}
-
-function tapRunner (t: TapLike): Runner {
-  return {
-    async group (name, fn) {
-      await t.test(name, async (sub) => { await fn(tapRunner(sub)) })
-    },
-    async run (title, body) {
-      await t.test(title, async (sub) => {
-        await guarded(title, body, checkOver((pass, message, extra) => { if (extra === undefined) sub.ok(pass, message); else sub.ok(pass, message, extra) }, (message) => { t.comment?.(message) }))
-      })
-    },
-    async notApplicable (title, reason) {
-      t.comment?.(`not applicable: ${title} (${reason})`)
+/**
+ * Runs a case as a subtest of `t`. Every check is made, then the case fails once with all that
+ * failed (node:test has no assertion that lets a case go on; tap shows them as found and wanted).
+ * A throw in a case (a store's rejection included, whatever its class) is one failure naming it.
+ */
+export async function runCase (t: { test: KitTest }, title: string, body: Body): Promise<void> {
+  await t.test(title, {}, async () => {
+    const failures: string[] = []
+    const check: Check = {
+      ok (value, message) {
+        if (!value) failures.push(message)
+        return value
+      },
+      same (found, wanted, message) {
+        const pass = show(found) === show(wanted)
+        return check.ok(pass, pass ? message : `${message}: found ${show(found)}, wanted ${show(wanted)}`)
+      }
     }
-  }
-}
-
-function nodeTestRunner (test: NodeTestLike): Runner {
-  const start = typeof test === 'function' ? test : test.test.bind(test)
-  return {
-    async group (name, fn) {
-      await start(name, {}, async (context) => { await fn(nodeTestRunner(context)) })
-    },
-    async run (title, body) {
-      await start(title, {}, async (context) => {
-        // node:test has no assertion that lets a case go on: gather them, fail once with all.
-        const failures: string[] = []
-        await guarded(title, body, checkOver((pass, message) => { if (!pass) failures.push(message) }, (message) => { context.diagnostic(message) }))
-        if (failures.length > 0) {
-          throw new AssertionError({ message: `${title}: ${failures.length} check(s) failed\n- ${failures.join('\n- ')}` })
-        }
-      })
-    },
-    async notApplicable (title, reason) {
-      await start(title, { skip: `not applicable: ${reason}` }, async () => {})
+    try {
+      await body(check)
+    } catch (err) {
+      check.ok(false, `${title}: threw ${err instanceof Error ? `${err.name}: ${err.message}` : show(err)}`)
     }
-  }
-}
-
-/** tap's `t` (or anything of its shape), `node:test`'s `test`, or a node:test context. */
-export function runnerFor (runner: KitRunner): Runner {
-  const shaped = runner as { ok?: unknown, diagnostic?: unknown }
-  if (typeof runner === 'function' || (typeof shaped.diagnostic === 'function' && typeof shaped.ok !== 'function')) {
-    return nodeTestRunner(runner as NodeTestLike)
-  }
-  return tapRunner(runner as TapLike)
+    if (failures.length > 0) {
+      throw new AssertionError({ message: `${title}: ${failures.length} check(s) failed\n- ${failures.join('\n- ')}`, actual: failures, expected: [], operator: 'deepStrictEqual' })
+    }
+  })
 }

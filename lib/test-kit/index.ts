@@ -1,19 +1,14 @@
 import type { ImDeleteStore } from '../store.js'
 import type { Dataset } from '../types.js'
-import { BEHAVIOUR, CASES, ROW_KINDS, type Open, type Opened, type Rows } from './cases.js'
-import { runnerFor, type Runner } from './check.js'
-import { DOCUMENT_CASES, type DocumentStore } from './documents.js'
-import type { KitDocument, KitKind, KitOptions, KitReport, KitRunner, KitTarget } from './types.js'
-import { kitWorld } from './world.js'
-import { fixture } from '../fixture.js'
+import { BEHAVIOUR, CASES, ROW_KINDS, type DocumentStore, type Open, type Opened, type Rows } from './cases.js'
+import { runCase } from './check.js'
+import type { KitDocument, KitKind, KitOptions, KitReport, KitTarget, KitTest } from './types.js'
+import { kitWorld } from '../fixture.js'
 
-export type { KitDocument, KitKind, KitOptions, KitReport, KitRunner, KitSupports, KitTarget, NodeTestContextLike, NodeTestLike, TapLike } from './types.js'
-export type { DocumentStore } from './documents.js'
+export type { KitDocument, KitKind, KitOptions, KitReport, KitSupports, KitTarget, KitTest } from './types.js'
 export { CASES } from './cases.js'
 export { KitFault } from './fault.js'
-export { DOCUMENT_CASES, orphans } from './documents.js'
-export { KIT_TOKENS, KIT_TREE, kitWorld } from './world.js'
-export { fixture, ALICEBOB_TREE, TOKENS, authHeaders, type Who } from '../fixture.js'
+export { fixture, kitWorld, ALICEBOB_TREE, TOKENS, authHeaders, type Who } from '../fixture.js'
 
 const ALL_ROOM_TYPES = ['d', 'c', 'p', 'l']
 
@@ -46,7 +41,7 @@ const COLLECTION: Record<KitKind, keyof Dataset> = {
   user: 'users', room: 'rooms', subscription: 'subscriptions', message: 'messages', upload: 'uploads', readReceipt: 'readReceipts'
 }
 
-function opened (target: KitTarget, world: Required<Dataset>): Opened {
+function opened (target: KitTarget, world: Required<Dataset>, documents: boolean): Opened {
   const docs = Object.fromEntries(Object.entries(COLLECTION).map(([kind, collection]) =>
     [kind, new Map<string, KitDocument>(world[collection].map((doc) => [doc._id, doc]))])) as Record<KitKind, Map<string, KitDocument>>
   const id = (kind: KitKind, kitId: string): string => target.idOf?.(kind, kitId, docs[kind].get(kitId)) ?? kitId
@@ -56,6 +51,7 @@ function opened (target: KitTarget, world: Required<Dataset>): Opened {
     target,
     store: target.store,
     world,
+    whole: documents ? target.store as DocumentStore : null,
     id,
     async rows () {
       const rows = await Promise.all(ROW_KINDS.map(async (kind) => [...await target.ids(kind)].sort()))
@@ -74,25 +70,25 @@ function opened (target: KitTarget, world: Required<Dataset>): Opened {
 }
 
 /**
- * The behaviour every `ImDeleteStore` must have, one test per case under `runner` (tap's `t`,
- * `node:test`'s `test`, or a node:test context): lookups, the erase cascade over the kit's world,
- * atomicity (a fault armed after each write in turn) and races, as the plugin reads them: ids,
- * types, member sets, roles, counts, and the upload and subscription records handed back. With
- * `supports.documents`, also the full-fidelity level (import/dump round trips). Every case runs on
+ * The behaviour every `ImDeleteStore` must have, one subtest per case of one test named `name`,
+ * under `test` (node:test's or tap's): lookups, the erase cascade over the kit's world, atomicity
+ * (a fault armed after each write in turn) and races, as the plugin reads them: ids, types, member
+ * sets, roles, counts, and the upload and subscription records handed back. With
+ * `supports.documents`, documents are compared whole and the import cases run. Every case runs on
  * a fresh target from `create()` with the world loaded through its `load`.
  */
-export async function storeConformance<S extends ImDeleteStore> (runner: KitRunner, options: KitOptions<S>): Promise<KitReport> {
-  const { name } = options
+export async function storeConformance<S extends ImDeleteStore> (test: KitTest, options: KitOptions<S>): Promise<KitReport> {
   const report: KitReport = { ran: [], notApplicable: [] }
   // One test per store, its cases inside: work done between cases stays inside a test too.
-  await runnerFor(runner).group(name, async (run) => { await cases(run, options, report) })
+  await test(options.name, {}, async (t) => { await cases(t, options, report) })
   return report
 }
 
-async function cases<S extends ImDeleteStore> (run: Runner, options: KitOptions<S>, report: KitReport): Promise<void> {
+async function cases<S extends ImDeleteStore> (t: { test: KitTest }, options: KitOptions<S>, report: KitReport): Promise<void> {
   const { create, supports = {}, raceRounds = 3, only } = options
   const holds: Holds = { roomTypes: supports.roomTypes ?? ALL_ROOM_TYPES, federation: supports.federation ?? true, rolelessUsers: supports.rolelessUsers ?? true }
   const world = worldFor(holds)
+  const documents = supports.documents === true
   // What the store has of the optional methods, from one target.
   const probe = await create()
   const loginTokens = supports.loginTokens ?? typeof probe.store.findUserByLoginToken === 'function'
@@ -105,55 +101,31 @@ async function cases<S extends ImDeleteStore> (run: Runner, options: KitOptions<
     tokenExpiry: !loginTokens ? 'the store has no findUserByLoginToken (supports.loginTokens)' : tokenExpiry ? null : 'the target has no expireToken (supports.tokenExpiry)',
     livechat: holds.roomTypes.includes('l') ? null : "supports.roomTypes lacks 'l'",
     findNamed: findNamed ? null : 'the store has no findNamed (optional: the plugin calls findUser, findRoomById and findSubscription instead)',
-    purge: purge ? null : 'the store has no purge (optional: every erase is then whole, in one transaction)'
+    purge: purge ? null : 'the store has no purge (optional: every erase is then whole, in one transaction)',
+    documents: documents ? null : 'not a document store (supports.documents)'
   }
-  const selected = (title: string): boolean => only === undefined || only.includes(title)
 
   for (const [key, { needs, run: body }] of Object.entries(BEHAVIOUR) as Array<[keyof typeof CASES, typeof BEHAVIOUR[keyof typeof CASES]]>) {
     const title = CASES[key]
-    if (!selected(title)) continue
+    if (only !== undefined && !only.includes(title)) continue
     const reason = needs === undefined ? null : reasons[needs]
     if (reason !== null) {
       report.notApplicable.push({ title, reason })
-      await run.notApplicable(title, reason)
+      await t.test(title, { skip: `not applicable: ${reason}` }, async () => {})
       continue
     }
     report.ran.push(title)
-    await run.run(title, async (check) => {
+    await runCase(t, title, async (check) => {
       const targets: KitTarget[] = []
-      const open: Open = async () => {
+      const open: Open = async (load = true) => {
         const target = await create()
         targets.push(target)
         // Each target loads its own copy: a loader may keep or change what it is handed.
-        const copy = worldFor(holds)
-        await target.load(copy)
-        return opened(target, world)
+        if (load) await target.load(worldFor(holds))
+        return opened(target, world, documents)
       }
       try {
         await body(check, open, { raceRounds })
-      } finally {
-        for (const target of targets) await target.teardown?.()
-      }
-    })
-  }
-
-  if (supports.documents !== true) return
-  for (const [title, body] of DOCUMENT_CASES) {
-    const full = `documents: ${title}`
-    if (!selected(full)) continue
-    report.ran.push(full)
-    await run.run(full, async (check) => {
-      const targets: KitTarget[] = []
-      const fresh = async (): Promise<{ store: DocumentStore, teardown: () => Promise<void> }> => {
-        const target = await create()
-        targets.push(target)
-        return { store: target.store as unknown as DocumentStore, teardown: async () => {} }
-      }
-      try {
-        const { store } = await fresh()
-        if (!check.ok(typeof store.import === 'function' && typeof store.dump === 'function', 'supports.documents: the store has import() and dump()')) return
-        await store.import(fixture())
-        await body(check, store, fresh)
       } finally {
         for (const target of targets) await target.teardown?.()
       }

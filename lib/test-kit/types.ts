@@ -24,8 +24,8 @@ export interface KitTarget<S extends ImDeleteStore = ImDeleteStore> {
   /** The ids (yours) of every row of that kind now stored: the kit's view of "what changed". */
   ids (kind: Exclude<KitKind, 'user'>): Promise<string[]>
   /**
-   * Arms a fault for the NEXT eraseRoom only: it must reject right after its `afterWrites`-th write
-   * (1-based: a DELETE statement on SQL, one collection step on a document store) has been applied,
+   * Arms a fault for the NEXT eraseRoom (or purge step) only: it must reject right after its
+   * `afterWrites`-th write (1-based: a DELETE statement on SQL, an entry removed from an in-process map) has been applied,
    * with a plain Error. The kit calls it with 1, 2, 3, … until `faultFired()` says false.
    */
   failNextErase (afterWrites: number): void
@@ -46,7 +46,7 @@ export interface KitTarget<S extends ImDeleteStore = ImDeleteStore> {
 export interface KitSupports {
   /** Room types the schema models; default ['d', 'c', 'p', 'l']. A store without livechat says ['d', 'c', 'p']. */
   roomTypes?: string[]
-  /** true when the store has import()/dump() with full document round trip: runs the full-fidelity level too. */
+  /** true when the store has import()/dump() with full document round trip (your ids are the kit's): lookups and erases are compared whole, dumps too, and the import cases run. */
   documents?: boolean
   /** true when the store implements findUserByLoginToken (default: whether the method exists). */
   loginTokens?: boolean
@@ -81,25 +81,9 @@ export interface KitReport {
 }
 
 /**
- * The part of tap's `t` the kit uses: the store's cases become one subtest, each case a subtest
- * of it. A collecting adapter of your own can have this shape too.
+ * A test function, as abstract-level's suite takes one: `node:test`'s `test` or tap's `test`
+ * (inside a test, its `t.test.bind(t)`). The store becomes one test, each case a subtest of it
+ * (the kit calls `t.test` of the context it is handed); a case that does not apply is skipped
+ * with why, and a failing case throws once with every check that failed.
  */
-export interface TapLike {
-  test (name: string, fn: (t: TapLike) => Promise<void>): unknown
-  /** `extra` carries `found` and `wanted` when they differ (tap shows them as a diff). */
-  ok (value: boolean, ...rest: [message: string] | [message: string, extra: { found: unknown, wanted: unknown }]): unknown
-  comment? (message: string): unknown
-}
-
-type NodeTestFn = (name: string, options: { skip?: string }, fn: (context: NodeTestContextLike) => Promise<void>) => unknown
-
-/** The part of `node:test`'s `TestContext` the kit uses. */
-export interface NodeTestContextLike {
-  test: NodeTestFn
-  diagnostic (message: string): void
-}
-
-/** `node:test`'s `test` function, or a `TestContext` (its `t.test` runs subtests). */
-export type NodeTestLike = NodeTestFn | NodeTestContextLike
-
-export type KitRunner = TapLike | NodeTestLike
+export type KitTest = (name: string, options: { skip?: string }, fn: (t: { test: KitTest }) => Promise<void>) => unknown

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import imDeletePlugin, { MemoryStore, type Dataset, type Dump, type ImDeleteOptions, type ImDeleteStore } from '../../index.js'
-import { STEP_FAULTS, type EraseCollection } from '../../lib/stores/memory.js'
+import imDeletePlugin, { MemoryStore, type Dataset, type Dump, type EraseOptions, type EraseResult, type ImDeleteOptions, type ImDeleteStore } from '../../index.js'
+import { KitFault } from '../../lib/test-kit/fault.js'
 import { fixture } from './fixture.js'
 
 /** A store the tests can load and read back whole. */
@@ -66,15 +66,45 @@ export function intercepted<S extends ImDeleteStore> (store: S, before: (method:
   })
 }
 
-/** A memory store whose next erases fail at one step, before or after that step made its changes. */
-export class BreakingMemoryStore extends MemoryStore {
-  breakAt: { collection: EraseCollection, when: 'before' | 'after', raise: () => unknown } | null = null
+/**
+ * A memory store whose erases and purge steps can be made to fail after any of their writes, from
+ * outside: MemoryStore's storage is its maps, and an erase or a step runs start to end without
+ * yielding, so while one runs every entry removed from a Map or Set is its write (`fault.wrote()`).
+ * The armed fault throws `raise()` when given (whatever a failing store throws), else a plain Error.
+ */
+export class FaultyMemoryStore extends MemoryStore {
+  readonly fault = new KitFault()
+  raise: (() => unknown) | undefined
 
   constructor (dataset?: Dataset) {
     super(dataset)
-    STEP_FAULTS.set(this, (collection, when) => {
-      if (this.breakAt?.collection === collection && this.breakAt.when === when) throw this.breakAt.raise()
+    const steps = this.purge
+    Object.defineProperty(this, 'purge', { value: { step: async (options: { batchSize: number }) => await this.#watched(async () => await steps.step(options)) } })
+  }
+
+  async eraseRoom (roomId: string, options?: EraseOptions): Promise<EraseResult | null> {
+    return await this.#watched(async () => await super.eraseRoom(roomId, options))
+  }
+
+  async #watched<T> (run: () => Promise<T>): Promise<T> {
+    const writers = [Map.prototype, Set.prototype]
+    const removes = writers.map((proto) => proto.delete)
+    const store = this
+    writers.forEach((proto, i) => {
+      proto.delete = function (this: Map<unknown, unknown> & Set<unknown>, key: unknown) {
+        const had = removes[i].call(this, key)
+        try {
+          store.fault.wrote()
+        } catch (err) {
+          throw store.raise === undefined ? err : store.raise()
+        }
+        return had
+      }
     })
+    // The store's work is all done before its promise is: the maps' own methods are back at once.
+    const settled = run()
+    writers.forEach((proto, i) => { proto.delete = removes[i] as typeof proto.delete })
+    return await settled
   }
 }
 
@@ -123,4 +153,14 @@ export async function expectedAfter (dataset: Dataset, ...roomIds: string[]): Pr
   const model = new MemoryStore(dataset)
   for (const roomId of roomIds) await model.eraseRoom(roomId)
   return JSON.parse(JSON.stringify(await model.dump()))
+}
+
+/** The documents naming a room (rid, or a discussion's prid) that the dump does not hold, as `collection/_id`. */
+export function orphans (dump: Dump): string[] {
+  const rooms = new Set(dump.rooms.map((room) => room._id))
+  return [
+    ...dump.rooms.filter((room) => typeof room.prid === 'string' && !rooms.has(room.prid)).map((room) => `rooms/${room._id}`),
+    ...(['subscriptions', 'messages', 'uploads', 'readReceipts'] as const)
+      .flatMap((name) => dump[name].filter((doc) => !rooms.has(doc.rid)).map((doc) => `${name}/${doc._id}`))
+  ]
 }

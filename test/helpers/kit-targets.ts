@@ -1,23 +1,13 @@
 // The kit's targets for this repository's stores: MemoryStore, and PostgresStore on any backend,
 // each with the fault the kit arms (after the k-th write of the next erase) and a message writer.
-import { MemoryStore, hashLoginToken, type User } from '../../index.js'
-import { STEP_FAULTS } from '../../lib/stores/memory.js'
+import { hashLoginToken, type User } from '../../index.js'
+import type { FaultyMemoryStore } from './app.js'
 import type { NamedQuery, PgClientLike, PgPoolLike, PgSql, PGliteLike, Sql } from '../../lib/stores/postgres/driver.js'
-import { KitFault, type KitKind, type KitTarget } from '../../lib/test-kit/index.js'
+import { KitFault, storeConformance, type KitKind, type KitOptions, type KitReport, type KitTarget, type KitTest } from '../../lib/test-kit/index.js'
 import type { Dataset, Dump } from '../../index.js'
 import { PostgresStore } from '../../postgres.js'
 import { ROOM_KEYS } from '../../lib/stores/postgres/migrations.js'
 import type { Backend } from './postgres.js'
-
-/** MemoryStore whose erase steps (one per collection) can be made to fail: the step's changes are made, then it throws. */
-export class FaultyMemoryStore extends MemoryStore {
-  readonly fault = new KitFault()
-
-  constructor () {
-    super()
-    STEP_FAULTS.set(this, (_collection, when) => { if (when === 'after') this.fault.wrote() })
-  }
-}
 
 /** A login token no longer counts in Rocket.Chat's terms when it is gone from the user: re-imported without it. */
 async function revokeToken (store: { dump: () => Promise<Dump>, import: (dataset: Dataset) => Promise<void> }, userId: string, token: string): Promise<void> {
@@ -30,8 +20,8 @@ const KINDS: Record<Exclude<KitKind, 'user'>, keyof Dump> = {
   room: 'rooms', subscription: 'subscriptions', message: 'messages', upload: 'uploads', readReceipt: 'readReceipts'
 }
 
-/** A kit target over a document store: load is import, ids are read from a dump. */
-export function documentTarget<S extends MemoryStore> (store: S & { fault: KitFault }): KitTarget<S> {
+/** A kit target over a memory store: load is import, ids are read from a dump, the fault is the store's. */
+export function documentTarget<S extends FaultyMemoryStore> (store: S): KitTarget<S> {
   return {
     store,
     load: async (world: Dataset) => { await store.import(world) },
@@ -133,3 +123,19 @@ export async function sqlTarget<S extends PostgresStore> (
 
 export const postgresTarget = async (backend: Backend): Promise<KitTarget<PostgresStore>> =>
   await sqlTarget(backend, (options, schema) => new PostgresStore({ ...options, schema }))
+
+/** The kit run under a test function that only gathers: failures as `case > check` lines, and the cases skipped, with why. */
+export async function collect (options: KitOptions): Promise<{ failures: string[], skipped: string[], report: KitReport }> {
+  const failures: string[] = []
+  const skipped: string[] = []
+  const test: KitTest = async (name, { skip }, fn) => {
+    if (skip !== undefined) {
+      skipped.push(`${name} (${skip})`)
+      return
+    }
+    // A failing case throws every check that failed (`actual`).
+    await fn({ test }).catch((err: { actual?: string[] }) => { failures.push(...(err.actual ?? [String(err)]).map((message) => `${name} > ${message}`)) })
+  }
+  const report = await storeConformance(test, options)
+  return { failures, skipped, report }
+}

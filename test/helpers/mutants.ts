@@ -7,7 +7,7 @@ import type { KitTarget } from '../../lib/test-kit/index.js'
 import type { Db } from '../../examples/existing-schema/db.js'
 import { chatStoreTarget } from '../../examples/existing-schema/kit-harness.js'
 import { ChatStore } from '../../examples/existing-schema/store.js'
-import { FaultyMemoryStore } from './kit-targets.js'
+import { FaultyMemoryStore } from './app.js'
 
 /** How a SQL erase over PostgresStore's tables is broken; none set: a correct erase (the control). */
 export interface SqlFlaws {
