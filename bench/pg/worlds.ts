@@ -62,6 +62,8 @@ export interface EraseWorld {
   key: string
   /** The DM every repetition erases. */
   roomId: string
+  /** A background DM each side erases first, untimed. */
+  warmupRoomId: string
   expected: RemovedCounts
   slices: Array<Required<Dataset>>
 }
@@ -94,6 +96,7 @@ export function eraseWorld (messages: number): EraseWorld {
   return {
     key: `erase-v1-${messages}`,
     roomId,
+    warmupRoomId: 'bg-0-xbg-0-y',
     expected: {
       messages,
       uploads: Math.ceil(messages / 10),
