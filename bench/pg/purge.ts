@@ -192,9 +192,10 @@ export async function measurePurge (pool: pg.Pool, url: string, settings: PurgeB
   // backend's first big deletes run far slower than the same deletes once it has worked (the hand
   // loop at 100k: 0.36-0.53 million rows/s on a new connection, 0.58-0.74 on a used one, measured),
   // so a side on fresh connections would pay what the other does not.
-  // One pair before the measured ones warms both.
-  const ourPool = new pg.Pool({ connectionString: url, max: 10 })
-  const handPool = new pg.Pool({ connectionString: url, max: 10 })
+  // One pair before the measured ones warms both. Idle connections are kept (pg closes them
+  // after 10 s by default, and copying a big DM takes longer than that).
+  const ourPool = new pg.Pool({ connectionString: url, max: 10, idleTimeoutMillis: 0 })
+  const handPool = new pg.Pool({ connectionString: url, max: 10, idleTimeoutMillis: 0 })
   let warm = false
   try {
     for (const [index, n] of settings.sizes.entries()) {
