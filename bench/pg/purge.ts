@@ -128,7 +128,8 @@ async function left (pool: pg.Pool, schema: string): Promise<number> {
 
 /** The plugin with its defaults on PostgresStore over `pool`, listening; a file store whose removals take 1 ms. */
 async function ourSide (pool: pg.Pool, schema: string, n: number, files: boolean, log: (line: string) => void): Promise<OurSide> {
-  const { app, purged, blobs } = await purgeApp(new PostgresStore({ pool, schema }), { files })
+  const store = new PostgresStore({ pool, schema })
+  const { app, purged, blobs } = await purgeApp(store, { files })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   const post = async (who: 'admin' | 'alice', roomId: string): Promise<{ status: number, ms: number }> => {
@@ -182,6 +183,8 @@ async function ourSide (pool: pg.Pool, schema: string, n: number, files: boolean
   } finally {
     clearInterval(sampler)
     await app.close()
+    // It stops listening to the pool, which lives on for the next run.
+    await store.close()
   }
 }
 
