@@ -320,14 +320,16 @@ export class PostgresStore implements ImDeleteStore {
 
   async eraseRoom (roomId: string, { documents = true, recordBlobs = false, batchSize }: EraseOptions = {}): Promise<EraseResult | null> {
     const statements = this.#erase
+    // Recorded blob removals need the uploads' documents: recording hands them back too.
+    const handBack = documents || recordBlobs
     return await this.#driver.transaction(async (sql) => {
-      const locked = await lockTree(sql, statements, roomId, recordBlobs ? 'recording' : documents ? 'docs' : 'count', batchSize)
+      const locked = await lockTree(sql, statements, roomId, recordBlobs ? 'recording' : handBack ? 'docs' : 'count', batchSize)
       if (locked === null) return null
       const { roomIds, uploads } = locked
       if (locked.big) return await this.#hide(sql, roomIds)
       // Rocket.Chat's order: uploads (above), messages, subscriptions, read receipts, then the
       // rooms, in one round trip. Documents come back only when someone will read them.
-      const { rows: [rest] } = await sql.run(statements.rest, [roomIds, documents || recordBlobs])
+      const { rows: [rest] } = await sql.run(statements.rest, [roomIds, handBack])
       return {
         rooms: decode(rest.room_docs),
         uploads: uploads.docs,
